@@ -1,0 +1,1 @@
+"""Custom actions: thin rasa-sdk classes over the ``bot`` package."""

@@ -1,0 +1,42 @@
+"""``python -m bot``: the project's command line. Each feature adds its own commands."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from typing import List, Optional
+
+# Modules exposing ``register(subparsers)``; each adds one command group.
+COMMAND_MODULES = (
+    "bot.knowledge.commands",
+    "bot.deploy.commands",
+    "bot.booking.commands",
+    "bot.staff.commands",
+    "bot.privacy.commands",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
+    subparsers = parser.add_subparsers(dest="group", required=True)
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as error:
+            if error.name and name.startswith(error.name):
+                continue  # that feature is not installed in this tree
+            raise
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.handler(args) or 0)
+    except (ValueError, RuntimeError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2

@@ -1,0 +1,1 @@
+"""Running the servers: endpoints from the environment, start/stop, readiness."""

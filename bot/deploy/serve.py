@@ -1,0 +1,186 @@
+"""Start and stop the action server and the Rasa server as background processes.
+
+Used by ``make run`` / ``make stop`` and by the end-to-end tests, so that what the tests
+start is exactly what a clinic runs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Mapping, Optional
+
+from bot.deploy.endpoints import write_endpoints
+from bot.settings import PROJECT_ROOT
+
+logger = logging.getLogger(__name__)
+
+VAR_DIR = PROJECT_ROOT / "var"
+DEFAULT_MODEL = PROJECT_ROOT / "models" / "current.tar.gz"
+
+
+@dataclass
+class StackConfig:
+    """Where the servers listen and what they use."""
+
+    rasa_port: int = 5005
+    action_port: int = 5055
+    interface: str = "127.0.0.1"
+    model: Path = DEFAULT_MODEL
+    run_dir: Path = VAR_DIR / "run"
+    log_dir: Path = VAR_DIR / "log"
+    credentials: Path = PROJECT_ROOT / "credentials.yml"
+    extra_env: Dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, environ: Optional[Mapping[str, str]] = None) -> "StackConfig":
+        env = os.environ if environ is None else environ
+        return cls(
+            rasa_port=int(env.get("RASA_PORT", "5005")),
+            action_port=int(env.get("ACTION_PORT", "5055")),
+            interface=env.get("RASA_INTERFACE", "127.0.0.1"),
+            model=Path(env.get("RASA_MODEL", str(DEFAULT_MODEL))),
+        )
+
+    @property
+    def rest_url(self) -> str:
+        return f"http://127.0.0.1:{self.rasa_port}/webhooks/rest/webhook"
+
+
+def server_env(config: StackConfig) -> Dict[str, str]:
+    """The environment both servers run with: telemetry off, our package importable."""
+    env = dict(os.environ)
+    env.update(config.extra_env)
+    env["RASA_TELEMETRY_ENABLED"] = "false"
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
+    env["ACTION_PORT"] = str(config.action_port)
+    env.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
+    return env
+
+
+def _spawn(name: str, command: List[str], env: Dict[str, str], config: StackConfig) -> int:
+    config.log_dir.mkdir(parents=True, exist_ok=True)
+    config.run_dir.mkdir(parents=True, exist_ok=True)
+    log = (config.log_dir / f"{name}.log").open("ab")
+    process = subprocess.Popen(
+        command,
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    (config.run_dir / f"{name}.pid").write_text(str(process.pid))
+    return process.pid
+
+
+def action_command(config: StackConfig) -> List[str]:
+    return [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port",
+            str(config.action_port)]
+
+
+def rasa_command(config: StackConfig, endpoints_file: Path, env: Mapping[str, str]) -> List[str]:
+    command = [
+        sys.executable, "-m", "rasa", "run",
+        "--model", str(config.model),
+        "--endpoints", str(endpoints_file),
+        "--credentials", str(config.credentials),
+        "--port", str(config.rasa_port),
+        "--interface", config.interface,
+        "--cors", *(env.get("CORS_ORIGINS") or "http://127.0.0.1:8080").split(),
+    ]
+    if env.get("RASA_API_TOKEN"):
+        command += ["--enable-api", "--auth-token", env["RASA_API_TOKEN"]]
+    return command
+
+
+def wait_ready(url: str, timeout: float, pid: Optional[int] = None) -> None:
+    """Poll ``url`` until it answers 200; fail early if the process died."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pid is not None and not _alive(pid):
+            raise RuntimeError(f"the server behind {url} exited; see var/log/")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (loopback)
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+            pass
+        time.sleep(0.25)
+    raise RuntimeError(f"{url} was not ready after {timeout:.0f} s; see var/log/")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        waited, _status = os.waitpid(pid, os.WNOHANG)
+        if waited == pid:
+            return False
+    except ChildProcessError:
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def start_actions(config: StackConfig, env: Dict[str, str]) -> int:
+    action_env = dict(env, SANIC_HOST="127.0.0.1")
+    pid = _spawn("actions", action_command(config), action_env, config)
+    wait_ready(f"http://127.0.0.1:{config.action_port}/health", 60, pid)
+    return pid
+
+
+def start_rasa(config: StackConfig, env: Dict[str, str], timeout: float = 120) -> int:
+    endpoints_file = write_endpoints(config.run_dir / "endpoints.yml", env)
+    pid = _spawn("rasa", rasa_command(config, endpoints_file, env), env, config)
+    wait_ready(f"http://127.0.0.1:{config.rasa_port}/webhooks/rest/", timeout, pid)
+    return pid
+
+
+def start(config: StackConfig) -> Dict[str, int]:
+    """Start both servers and wait until each answers."""
+    if not config.model.exists():
+        raise RuntimeError(f"no trained model at {config.model}; run `make train` first")
+    env = server_env(config)
+    started = time.monotonic()
+    pids = {"actions": start_actions(config, env)}
+    pids["rasa"] = start_rasa(config, env)
+    logger.info("servers ready in %.1f s", time.monotonic() - started)
+    return pids
+
+
+def stop_process(name: str, config: StackConfig, timeout: float = 15) -> bool:
+    pid_file = config.run_dir / f"{name}.pid"
+    if not pid_file.exists():
+        return False
+    pid = int(pid_file.read_text().strip() or 0)
+    pid_file.unlink()
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return False
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and _alive(pid):
+        time.sleep(0.2)
+    if _alive(pid):
+        os.killpg(pid, signal.SIGKILL)
+    return True
+
+
+def stop(config: StackConfig) -> List[str]:
+    return [name for name in ("rasa", "actions") if stop_process(name, config)]
+
+
+def status_line(config: StackConfig) -> str:
+    return json.dumps({"rest": config.rest_url, "logs": str(config.log_dir)})
