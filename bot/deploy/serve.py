@@ -49,6 +49,8 @@ class StackConfig:
             action_port=int(env.get("ACTION_PORT", "5055")),
             interface=env.get("RASA_INTERFACE", "127.0.0.1"),
             model=Path(env.get("RASA_MODEL", str(DEFAULT_MODEL))),
+            run_dir=Path(env.get("RUN_DIR", str(VAR_DIR / "run"))),
+            log_dir=Path(env.get("LOG_DIR", str(VAR_DIR / "log"))),
         )
 
     @property
