@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import urllib.request
 from pathlib import Path
 from typing import Any, Dict, Iterator, List
@@ -12,14 +11,9 @@ from typing import Any, Dict, Iterator, List
 import pytest
 
 from bot.deploy import serve
+from bot.deploy.serve import free_port
 
 MODEL = Path(os.environ.get("RASA_MODEL") or serve.DEFAULT_MODEL)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Assistant:

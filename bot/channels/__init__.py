@@ -1,0 +1,1 @@
+"""Input channels: the website's REST channel and the messaging channels."""

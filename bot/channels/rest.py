@@ -1,0 +1,96 @@
+"""The REST channel (``/webhooks/rest/webhook``) with the project's safeguards.
+
+Same request and reply format as Rasa's RestInput, plus: input validated with a clear
+400, a per-sender and per-address rate limit, a turn time limit, and an apology with the
+clinic's phone number whenever the turn produced no reply (rasa#4073). User text is never
+logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any, Awaitable, Callable, Dict, Optional, Text
+
+from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from bot.channels import guard
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_TURN_TIMEOUT = 10.0
+
+
+class ClinicRestInput(InputChannel):
+    """Rasa's REST channel, hardened."""
+
+    @classmethod
+    def name(cls) -> Text:
+        return "rest"
+
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "ClinicRestInput":
+        credentials = credentials or {}
+        return cls(
+            turn_timeout=float(credentials.get("turn_timeout") or DEFAULT_TURN_TIMEOUT),
+        )
+
+    def __init__(self, turn_timeout: float = DEFAULT_TURN_TIMEOUT) -> None:
+        self.turn_timeout = turn_timeout
+        self.per_sender = guard.limiter_from_env("RATE_LIMIT_SENDER", 10, 5.0)
+        self.per_address = guard.limiter_from_env("RATE_LIMIT_ADDRESS", 200, 1.0)
+
+    @staticmethod
+    def _address(request: Request) -> str:
+        if os.environ.get("TRUST_PROXY_HEADERS") == "1":
+            forwarded = request.headers.get("x-forwarded-for", "")
+            if forwarded:
+                return forwarded.split(",")[0].strip()
+        return str(request.ip or "unknown")
+
+    def blueprint(
+        self, on_new_message: Callable[[UserMessage], Awaitable[Any]]
+    ) -> Blueprint:
+        webhook = Blueprint("clinic_rest_webhook", __name__)
+
+        @webhook.route("/", methods=["GET"])
+        async def health(request: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @webhook.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            try:
+                body = request.json
+            except Exception:  # Sanic raises on malformed JSON
+                body = None
+            if not isinstance(body, dict):
+                return response.json({"error": "Send a JSON object with 'sender' and 'message'."},
+                                     status=400)
+            try:
+                sender = guard.clean_sender(body.get("sender"))
+                text = guard.clean_text(body.get("message"))
+            except guard.BadRequest as error:
+                return response.json({"error": str(error)}, status=400)
+            if not (self.per_address.allow(self._address(request))
+                    and self.per_sender.allow(sender)):
+                return response.json(
+                    {"error": "Too many messages; please wait a few seconds."}, status=429
+                )
+            metadata = body.get("metadata") if isinstance(body.get("metadata"), dict) else None
+            collector = CollectingOutputChannel()
+            user_message = UserMessage(
+                text, collector, sender, input_channel=self.name(), metadata=metadata
+            )
+            answered = await guard.run_with_reply_guarantee(
+                lambda: on_new_message(user_message), lambda: collector.messages,
+                self.turn_timeout,
+            )
+            messages = list(collector.messages)
+            if not answered:
+                messages.append({"recipient_id": sender, **guard.unavailable_reply()})
+            return response.json(messages)
+
+        return webhook

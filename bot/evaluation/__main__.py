@@ -1,0 +1,139 @@
+"""``python -m bot.evaluation``: the figures we tune by (see ``make eval``)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Dict, List, Tuple
+
+from bot.evaluation import metrics
+from bot.evaluation.holdout import HOLDOUT_DIR, holdout_examples, idiom_examples
+from bot.settings import PROJECT_ROOT
+
+TOPIC_OF_INTENT = {"book_appointment": "booking"}
+
+
+async def _predict(model: Path, texts: List[str]) -> Tuple[List[str], float]:
+    from rasa.core.agent import Agent
+
+    agent = Agent.load(str(model))
+    guesses = []
+    began = time.perf_counter()
+    for text in texts:
+        parsed = await agent.parse_message(text)
+        guesses.append(str((parsed.get("intent") or {}).get("name")))
+    return guesses, (time.perf_counter() - began) * 1000 / max(1, len(texts))
+
+
+def nlu_report(model: Path) -> Dict[str, object]:
+    examples = holdout_examples()
+    idioms = idiom_examples()
+    texts = [t for t, _ in examples] + [t for t, _ in idioms]
+    guesses, ms_per_parse = asyncio.run(_predict(model, texts))
+    pairs = [(e, metrics.normalise_prediction(e, g))
+             for (_, e), g in zip(examples, guesses[: len(examples)])]
+    idiom_pairs = [(e, g) for (_, e), g in zip(idioms, guesses[len(examples):])]
+    scores = metrics.per_label_scores(pairs)
+    print(f"\nHeld-out set: {len(examples)} messages ({HOLDOUT_DIR.relative_to(PROJECT_ROOT)})")
+    print(f"{'topic':26s} {'prec':>6s} {'recall':>6s} {'f1':>6s} {'n':>4s}")
+    for label, s in scores.items():
+        topic = TOPIC_OF_INTENT.get(label, label)
+        print(f"{topic:26s} {s.precision:6.2f} {s.recall:6.2f} {s.f1:6.2f} {s.support:4d}")
+    topic_pairs = [(e, g) for e, g in pairs if e not in {"out_of_scope", "crisis"}]
+    fa, oos_total = metrics.out_of_scope_false_accepts(pairs)
+    hit, crisis_total = metrics.crisis_recall(pairs)
+    fc, other_total = metrics.false_crisis(pairs + idiom_pairs)
+    advice = [(e, g) for e, g in pairs if e == "personal_advice"]
+    idiom_ok = sum(g != "crisis" for _, g in idiom_pairs)
+    summary = {
+        "overall_accuracy": metrics.accuracy(pairs),
+        "topic_accuracy": metrics.accuracy(topic_pairs),
+        "out_of_scope_false_accepts": fa / oos_total if oos_total else 0.0,
+        "crisis_recall": hit / crisis_total if crisis_total else 0.0,
+        "false_crisis_rate": fc / other_total if other_total else 0.0,
+        "personal_advice_accuracy": metrics.accuracy(advice),
+        "idioms_not_crisis": f"{idiom_ok}/{len(idiom_pairs)}",
+        "nlu_ms_per_message": ms_per_parse,
+    }
+    print(f"\noverall accuracy            {summary['overall_accuracy']:.3f}")
+    print(f"topic accuracy (in scope)   {summary['topic_accuracy']:.3f}")
+    print(f"out-of-scope false accepts  {fa}/{oos_total} = {summary['out_of_scope_false_accepts']:.3f}")
+    print(f"crisis recall               {hit}/{crisis_total} = {summary['crisis_recall']:.3f}")
+    print(f"false crisis elsewhere      {fc}/{other_total} = {summary['false_crisis_rate']:.3f}")
+    print(f"personal-advice accuracy    {summary['personal_advice_accuracy']:.3f}")
+    print(f"idioms not taken as crisis  {summary['idioms_not_crisis']}")
+    print(f"NLU parse time              {ms_per_parse:.1f} ms/message (in process)")
+    mistakes = [(t, e, g) for (t, e), (_, g) in zip(examples, pairs) if e != g]
+    return {"summary": summary, "mistakes": mistakes,
+            "per_topic": {k: vars(v) for k, v in scores.items()}}
+
+
+def rasa_images(model: Path, out: Path) -> None:
+    """Rasa's own confusion matrix and confidence histogram for the held-out set."""
+    subprocess.run(
+        [sys.executable, "-m", "rasa", "test", "nlu", "--model", str(model), "--nlu",
+         str(HOLDOUT_DIR / "nlu_holdout.yml"), "--out", str(out / "nlu"), "--quiet"],
+        check=True, cwd=PROJECT_ROOT, env=dict(os.environ, RASA_TELEMETRY_ENABLED="false"),
+    )
+
+
+def latency_report(model: Path, rates: List[float], seconds: float) -> Dict[str, object]:
+    from bot.deploy import serve
+    from bot.evaluation.load import sweep
+    from bot.knowledge import store
+
+    with tempfile.TemporaryDirectory() as tmp:
+        config = serve.StackConfig(
+            model=model, rasa_port=serve.free_port(), action_port=serve.free_port(),
+            run_dir=Path(tmp) / "run", log_dir=Path(tmp) / "log",
+            extra_env={"TRACKER_DB_URL": f"sqlite:///{tmp}/tracker.db",
+                       "DATABASE_URL": f"sqlite:///{tmp}/clinic.db",
+                       "RATE_LIMIT_ADDRESS_LIMIT": "0"},
+        )
+        store.sync_topics(store.load_topics_file(), config.extra_env["DATABASE_URL"])
+        began = time.monotonic()
+        serve.start(config)
+        started = time.monotonic() - began
+        print(f"\nServers ready in {started:.1f} s. Open load over REST, 50 conversations, "
+              f"{seconds:.0f} s per rate (SQLite tracker store, custom actions):")
+        try:
+            results = sweep(config.rest_url, rates, seconds)
+        finally:
+            serve.stop(config)
+    good = [r.rate for r in results if not r.errors and r.p95_ms <= 100]
+    print(f"highest rate with p95 <= 100 ms: {max(good) if good else 'none'} msg/s")
+    return {"start_seconds": started, "runs": [vars(r) for r in results],
+            "highest_rate_p95_under_100ms": max(good) if good else None}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--model", type=Path, default=PROJECT_ROOT / "models" / "current.tar.gz")
+    parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "results")
+    parser.add_argument("--rates", default="10,20,30,40,50,60,80")
+    parser.add_argument("--seconds", type=float, default=15)
+    parser.add_argument("--skip-load", action="store_true")
+    parser.add_argument("--skip-images", action="store_true")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    report: Dict[str, object] = {"nlu": nlu_report(args.model)}
+    if not args.skip_images:
+        rasa_images(args.model, args.out)
+        print(f"confusion matrix and histogram: {args.out / 'nlu'}")
+    if not args.skip_load:
+        rates = [float(r) for r in args.rates.split(",")]
+        report["latency"] = latency_report(args.model, rates, args.seconds)
+    (args.out / "summary.json").write_text(json.dumps(report, indent=2, default=str))
+    print(f"\nfull report: {args.out / 'summary.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
