@@ -1,0 +1,1 @@
+"""Custom Rasa graph components (the crisis guard, the payload guard)."""

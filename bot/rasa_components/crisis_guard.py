@@ -1,0 +1,172 @@
+"""``CrisisGuard``: the deterministic crisis safety net the classifier cannot out-vote.
+
+Placed last in the NLU pipeline (after FallbackClassifier). For each message it runs the
+``crisis_matcher`` spaCy component (bot/nlp/crisis_matcher.py) on the text:
+
+* a crisis phrase matched: the intent becomes ``crisis`` with confidence 1.0, ``crisis`` is
+  put first in ``intent_ranking`` and ``crisis_guard: {matched: true, reason: <kind>}`` is
+  added to the parse result;
+* only a non-crisis idiom matched ("this IBS is killing me") and the classifier said
+  ``crisis``: the intent becomes the best other intent of the ranking (``nlu_fallback`` with
+  confidence 0.0 if there is none), ``crisis`` leaves the ranking and
+  ``crisis_guard: {matched: false, reason: null, overruled: true}`` is added;
+* otherwise the message is left alone (paraphrases and typos stay the classifier's job).
+
+The spaCy pipeline is loaded lazily from the ``model`` setting (the directory built by
+``python -m bot.nlp.pipeline``, the one SpacyNLP loads). If that directory does not exist the
+guard builds the same pipeline in memory rather than run without a safety net. Importing
+this module registers the ``crisis_matcher`` factory, which SpacyNLP's ``spacy.load`` needs.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.classifiers.classifier import IntentClassifier
+from rasa.shared.constants import DEFAULT_NLU_FALLBACK_INTENT_NAME
+from rasa.shared.nlu.constants import (
+    INTENT,
+    INTENT_NAME_KEY,
+    INTENT_RANKING_KEY,
+    PREDICTED_CONFIDENCE_KEY,
+    TEXT,
+)
+from rasa.shared.nlu.training_data.message import Message
+from spacy.language import Language
+
+from bot.nlp.crisis_matcher import FACTORY_NAME, CrisisMatcher, CrisisResult
+from bot.nlp.pipeline import DEFAULT_OUTPUT_DIR, build_pipeline, load_pipeline
+
+logger = logging.getLogger(__name__)
+
+GUARD_KEY = "crisis_guard"
+MODEL_KEY = "model"
+CRISIS_INTENT_KEY = "crisis_intent"
+
+
+@DefaultV1Recipe.register(
+    [DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False
+)
+class CrisisGuard(GraphComponent, IntentClassifier):
+    """Force the crisis intent on crisis phrases; overrule it on known idioms."""
+
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        """The saved spaCy pipeline to use and the crisis intent's name."""
+        return {MODEL_KEY: str(DEFAULT_OUTPUT_DIR), CRISIS_INTENT_KEY: "crisis"}
+
+    @staticmethod
+    def required_packages() -> list[str]:
+        """Python packages the component needs."""
+        return ["spacy"]
+
+    def __init__(self, config: dict[str, Any], nlp: Language | None = None) -> None:
+        """Keep the settings; ``nlp`` (a pipeline with ``crisis_matcher``) skips loading."""
+        self._model = Path(config.get(MODEL_KEY) or DEFAULT_OUTPUT_DIR)
+        self._crisis_intent = str(config.get(CRISIS_INTENT_KEY) or "crisis")
+        self._lock = threading.Lock()
+        self._pipeline: tuple[Language, CrisisMatcher] | None = None
+        if nlp is not None:
+            self._pipeline = (nlp, _crisis_component(nlp))
+
+    @classmethod
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> CrisisGuard:
+        """Create the component (nothing is loaded until the first message)."""
+        return cls(config)
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        """Apply the crisis rules to each message's intent and ranking."""
+        for message in messages:
+            text = message.get(TEXT)
+            if not isinstance(text, str) or not text.strip():
+                continue
+            result = self.analyse(text)
+            if result.crisis:
+                self._force_crisis(message, result.reason)
+            elif result.idiom and self._predicted_intent(message) == self._crisis_intent:
+                self._overrule_crisis(message)
+        return messages
+
+    def analyse(self, text: str) -> CrisisResult:
+        """Run the crisis matcher on a text (loads the spaCy pipeline on first use)."""
+        nlp, matcher = self._get_pipeline()
+        return matcher.analyse(nlp.make_doc(text[: nlp.max_length]))
+
+    def _get_pipeline(self) -> tuple[Language, CrisisMatcher]:
+        if self._pipeline is None:
+            with self._lock:
+                if self._pipeline is None:
+                    nlp = self._load_nlp()
+                    self._pipeline = (nlp, _crisis_component(nlp))
+        return self._pipeline
+
+    def _load_nlp(self) -> Language:
+        if self._model.is_dir():
+            logger.debug("loading spaCy pipeline from %s", self._model)
+            return load_pipeline(self._model)
+        logger.warning(
+            "spaCy pipeline %s not found (run python -m bot.nlp.pipeline); "
+            "building the crisis matcher in memory",
+            self._model,
+        )
+        return build_pipeline()
+
+    @staticmethod
+    def _predicted_intent(message: Message) -> str | None:
+        intent = message.get(INTENT) or {}
+        return intent.get(INTENT_NAME_KEY) if isinstance(intent, dict) else None
+
+    def _force_crisis(self, message: Message, reason: str | None) -> None:
+        crisis = {INTENT_NAME_KEY: self._crisis_intent, PREDICTED_CONFIDENCE_KEY: 1.0}
+        ranking = [
+            entry
+            for entry in message.get(INTENT_RANKING_KEY) or []
+            if entry.get(INTENT_NAME_KEY) != self._crisis_intent
+        ]
+        message.set(INTENT, crisis, add_to_output=True)
+        message.set(INTENT_RANKING_KEY, [dict(crisis), *ranking], add_to_output=True)
+        message.set(GUARD_KEY, {"matched": True, "reason": reason}, add_to_output=True)
+        logger.info("crisis phrase matched (%s): intent set to %s", reason, self._crisis_intent)
+
+    def _overrule_crisis(self, message: Message) -> None:
+        ranking = [
+            entry
+            for entry in message.get(INTENT_RANKING_KEY) or []
+            if entry.get(INTENT_NAME_KEY) != self._crisis_intent
+        ]
+        best = (
+            dict(ranking[0])
+            if ranking
+            else {INTENT_NAME_KEY: DEFAULT_NLU_FALLBACK_INTENT_NAME, PREDICTED_CONFIDENCE_KEY: 0.0}
+        )
+        message.set(INTENT, best, add_to_output=True)
+        message.set(INTENT_RANKING_KEY, ranking, add_to_output=True)
+        message.set(
+            GUARD_KEY, {"matched": False, "reason": None, "overruled": True}, add_to_output=True
+        )
+        logger.info("crisis prediction overruled by an idiom: intent set to %s", best[INTENT_NAME_KEY])
+
+
+def _crisis_component(nlp: Language) -> CrisisMatcher:
+    """The pipeline's crisis matcher, added if the pipeline lacks one."""
+    for _, component in nlp.pipeline:
+        if isinstance(component, CrisisMatcher):
+            return component
+    logger.warning("spaCy pipeline has no %s component: adding one", FACTORY_NAME)
+    added = nlp.add_pipe(FACTORY_NAME)
+    if not isinstance(added, CrisisMatcher):
+        raise TypeError(f"factory {FACTORY_NAME!r} did not build a CrisisMatcher")
+    return added
