@@ -20,7 +20,8 @@ def topic_payload(topic_id: str) -> str:
     return f"/{topic_id}"
 
 
-def article_citation(topic: Topic, settings: Settings) -> Dict[str, Any]:
+def article_citation(quote: str, settings: Settings) -> Dict[str, Any]:
+    """One article citation per supporting quote, so each quote is verbatim on its own."""
     article = settings.article
     return {
         "kind": "article",
@@ -28,7 +29,7 @@ def article_citation(topic: Topic, settings: Settings) -> Dict[str, Any]:
         "publisher": article["publisher"],
         "date": str(article["date"]),
         "url": article["url"],
-        "quote": " ".join(topic.quotes),
+        "quote": quote,
     }
 
 
@@ -47,7 +48,7 @@ def paper_citation(settings: Settings) -> Dict[str, Any]:
 
 def citations(topic: Topic, settings: Optional[Settings] = None) -> List[Dict[str, Any]]:
     settings = settings or get_settings()
-    return [article_citation(topic, settings), paper_citation(settings)]
+    return [article_citation(q, settings) for q in topic.quotes] + [paper_citation(settings)]
 
 
 def follow_up_buttons(
