@@ -10,7 +10,7 @@ import asyncio
 import logging
 import os
 import time
-from collections import defaultdict, deque
+from collections import OrderedDict, defaultdict, deque
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Deque, Dict, List, Mapping, Optional
 
@@ -20,6 +20,9 @@ logger = logging.getLogger(__name__)
 
 MAX_MESSAGE_CHARS = 5000
 MAX_SENDER_CHARS = 128
+# Rasa waits 300 s for the action server (rasa.core.constants.DEFAULT_REQUEST_TIMEOUT);
+# the person should hear back long before the turn's own time limit.
+DEFAULT_ACTION_TIMEOUT = 5.0
 EMPTY_MESSAGE_PAYLOAD = "/help"
 ERROR_TOPIC = "help"
 
@@ -49,7 +52,25 @@ def clean_sender(value: Any) -> str:
         raise BadRequest("'sender' must be a non-empty string.")
     if len(value) > MAX_SENDER_CHARS:
         raise BadRequest(f"'sender' must be at most {MAX_SENDER_CHARS} characters.")
+    if not value.isprintable():  # NUL, newlines, lone surrogates: no database stores them all
+        raise BadRequest("'sender' must not contain control characters.")
     return value.strip()
+
+
+def limit_action_server_wait(seconds: float) -> None:
+    """Make Rasa give up on the action server after ``seconds`` instead of 300.
+
+    Rasa reads ``DEFAULT_REQUEST_TIMEOUT`` from these two modules' globals at each call
+    (the session's total timeout and the action request's own), so setting them when the
+    channel is created, at server start-up, is enough. A call that times out fails the
+    action; the turn then ends without a reply and the channel sends its apology.
+    """
+    import rasa.core.actions.action as rasa_action
+    import rasa.utils.endpoints as rasa_endpoints
+
+    rasa_endpoints.DEFAULT_REQUEST_TIMEOUT = seconds  # type: ignore[attr-defined]
+    rasa_action.DEFAULT_REQUEST_TIMEOUT = seconds  # type: ignore[attr-defined]
+    logger.info("action server calls time out after %.1f s", seconds)
 
 
 def unavailable_reply() -> Dict[str, Any]:
@@ -114,3 +135,27 @@ def limiter_from_env(prefix: str, default_limit: int, default_window: float) -> 
         int(os.environ.get(f"{prefix}_LIMIT", default_limit)),
         float(os.environ.get(f"{prefix}_WINDOW", default_window)),
     )
+
+
+class RecentKeys:
+    """The last ``size`` keys seen, to drop a provider's repeated delivery of one event.
+
+    Telegram, Twilio, Messenger and Slack all retry a webhook they think failed; answering
+    twice confuses people. Kept in memory: after a restart a retry may be answered again.
+    """
+
+    def __init__(self, size: int = 10_000) -> None:
+        self.size = size
+        self._keys: "OrderedDict[str, None]" = OrderedDict()
+
+    def seen(self, key: str) -> bool:
+        """True when ``key`` was seen before; otherwise remember it and return False."""
+        if not key:
+            return False
+        if key in self._keys:
+            self._keys.move_to_end(key)
+            return True
+        self._keys[key] = None
+        while len(self._keys) > self.size:
+            self._keys.popitem(last=False)
+        return False

@@ -1,9 +1,12 @@
 """The REST channel (``/webhooks/rest/webhook``) with the project's safeguards.
 
 Same request and reply format as Rasa's RestInput, plus: input validated with a clear
-400, a per-sender and per-address rate limit, a turn time limit, and an apology with the
-clinic's phone number whenever the turn produced no reply (rasa#4073). User text is never
-logged.
+400, a per-sender and per-address rate limit, a turn time limit, a short wait for the
+action server (``action_timeout``, or ``ACTION_TIMEOUT``; Rasa's own is 300 s), and an
+apology with the clinic's phone number whenever the turn produced no reply (rasa#4073).
+User text is never logged. ``GET /webhooks/rest/`` answers 503 if Rasa fell back to
+keeping conversations in memory (it does so silently when a tracker store cannot be
+loaded).
 """
 
 from __future__ import annotations
@@ -24,6 +27,16 @@ logger = logging.getLogger(__name__)
 DEFAULT_TURN_TIMEOUT = 10.0
 
 
+def _conversations_in_memory(request: Request) -> bool:
+    """True when the agent's tracker store is Rasa's in-memory fall-back."""
+    from rasa.core.tracker_store import InMemoryTrackerStore
+
+    store = getattr(getattr(getattr(request.app, "ctx", None), "agent", None),
+                    "tracker_store", None)
+    inner = getattr(store, "_tracker_store", store)  # unwrap FailSafeTrackerStore
+    return isinstance(inner, InMemoryTrackerStore)
+
+
 class ClinicRestInput(InputChannel):
     """Rasa's REST channel, hardened."""
 
@@ -34,12 +47,24 @@ class ClinicRestInput(InputChannel):
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "ClinicRestInput":
         credentials = credentials or {}
+        action_timeout = credentials.get("action_timeout") or os.environ.get("ACTION_TIMEOUT")
         return cls(
             turn_timeout=float(credentials.get("turn_timeout") or DEFAULT_TURN_TIMEOUT),
+            action_timeout=float(action_timeout or guard.DEFAULT_ACTION_TIMEOUT),
         )
 
-    def __init__(self, turn_timeout: float = DEFAULT_TURN_TIMEOUT) -> None:
+    def __init__(
+        self,
+        turn_timeout: float = DEFAULT_TURN_TIMEOUT,
+        action_timeout: float = guard.DEFAULT_ACTION_TIMEOUT,
+    ) -> None:
         self.turn_timeout = turn_timeout
+        if action_timeout >= turn_timeout:
+            logger.warning("action_timeout %.1f s is not below turn_timeout %.1f s; using %.1f s",
+                           action_timeout, turn_timeout, turn_timeout / 2)
+            action_timeout = turn_timeout / 2
+        self.action_timeout = action_timeout
+        guard.limit_action_server_wait(action_timeout)
         self.per_sender = guard.limiter_from_env("RATE_LIMIT_SENDER", 10, 5.0)
         self.per_address = guard.limiter_from_env("RATE_LIMIT_ADDRESS", 200, 1.0)
 
@@ -58,6 +83,12 @@ class ClinicRestInput(InputChannel):
 
         @webhook.route("/", methods=["GET"])
         async def health(request: Request) -> HTTPResponse:
+            if _conversations_in_memory(request):
+                return response.json(
+                    {"status": "unavailable",
+                     "error": "conversations are kept in memory only; check endpoints.yml"},
+                    status=503,
+                )
             return response.json({"status": "ok"})
 
         @webhook.route("/webhook", methods=["POST"])
