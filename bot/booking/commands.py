@@ -1,0 +1,156 @@
+"""``python -m bot bookings``: the front desk's list and CSV export of booking requests."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import os
+import re
+import sys
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterable, List, Optional, TextIO
+
+from bot.booking.store import BookingStoreError, StoredBooking, list_bookings
+from bot.booking.validation import display_contact
+
+CSV_COLUMNS = (
+    "reference", "created_at", "status", "name", "contact", "contact_kind",
+    "times", "times_normalised", "reason",
+)
+LIST_COLUMNS = (("reference", 9), ("created (UTC)", 16), ("status", 9), ("name", 24),
+                ("contact", 28), ("times", 0))
+# A spreadsheet runs a cell that starts with one of these as a formula.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"^[+-]?[\d\s().-]+(?: ext\. \d+)?$")
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
+
+
+def _created(moment: datetime) -> str:
+    return _utc(moment).astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M")
+
+
+def spreadsheet_safe(value: Optional[str]) -> str:
+    """Keep a cell from running as a formula when the CSV is opened in a spreadsheet.
+
+    The database keeps the text as typed; only the export prefixes a ``'`` to a cell
+    that starts like a formula (phone numbers such as +14035550142 are left alone).
+    """
+    text = value or ""
+    if text.startswith(_FORMULA_START) and not _PLAIN_NUMBER.match(text):
+        return "'" + text
+    return text
+
+
+def _positive(text: str) -> int:
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected 1 or more, got {number}")
+    return number
+
+
+def _cell(text: str, width: int) -> str:
+    flat = " ".join(text.split())
+    if width and len(flat) > width:
+        flat = flat[: width - 1] + "\u2026"
+    return flat.ljust(width) if width else flat
+
+
+def format_table(rows: Iterable[StoredBooking]) -> str:
+    lines = ["  ".join(_cell(title, width) for title, width in LIST_COLUMNS).rstrip()]
+    for row in rows:
+        values = (row.reference, _created(row.created_at), row.status, row.name,
+                  display_contact(row.contact, row.contact_kind), row.times_text)
+        lines.append(
+            "  ".join(_cell(value, width) for value, (_, width) in zip(values, LIST_COLUMNS))
+        )
+    return "\n".join(lines)
+
+
+def write_csv(rows: Iterable[StoredBooking], handle: TextIO) -> int:
+    writer = csv.writer(handle)
+    writer.writerow(CSV_COLUMNS)
+    count = 0
+    for row in rows:
+        writer.writerow(
+            [
+                row.reference,
+                _utc(row.created_at).isoformat(timespec="seconds"),
+                row.status,
+                spreadsheet_safe(row.name),
+                spreadsheet_safe(display_contact(row.contact, row.contact_kind)),
+                row.contact_kind,
+                spreadsheet_safe(row.times_text),
+                spreadsheet_safe(row.times_normalised),
+                spreadsheet_safe(row.reason),
+            ]
+        )
+        count += 1
+    return count
+
+
+def _fetch(args: argparse.Namespace) -> List[StoredBooking]:
+    try:
+        return list_bookings(limit=args.limit, status=args.status)
+    except BookingStoreError as error:
+        raise RuntimeError(str(error)) from None
+
+
+def _list(args: argparse.Namespace) -> int:
+    rows = _fetch(args)
+    if not rows:
+        print("No booking requests yet." if not args.status else
+              f"No booking requests with status {args.status!r}.")
+        return 0
+    print(format_table(rows))
+    print(f"\n{len(rows)} request(s), newest first.")
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    target = args.csv
+    if target == "-":
+        count = write_csv(_fetch(args), sys.stdout)
+        print(f"{count} request(s) exported.", file=sys.stderr)
+        return 0
+    path = Path(target)
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder; give a file name such as {path / 'bookings.csv'}")
+    if not path.parent.is_dir():
+        raise ValueError(f"folder {path.parent} does not exist; create it or choose another path")
+    rows = _fetch(args)
+    # Write next to the target and rename, so a failed export never leaves half a file;
+    # the file holds personal details, so only its owner may read it.
+    fd, temporary = tempfile.mkstemp(prefix=".bookings-", suffix=".csv", dir=path.parent)
+    try:
+        with io.open(fd, "w", encoding="utf-8", newline="") as handle:
+            count = write_csv(rows, handle)
+        os.chmod(temporary, 0o600)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    print(f"Exported {count} request(s), newest first, to {path}.")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("bookings", help="booking requests for the front desk")
+    commands = parser.add_subparsers(dest="command", required=True)
+    listing = commands.add_parser("list", help="show booking requests, newest first")
+    export = commands.add_parser("export", help="write booking requests to a CSV file")
+    export.add_argument("--csv", required=True, metavar="FILE",
+                        help="file to write (use - for standard output)")
+    for sub in (listing, export):
+        sub.add_argument("--limit", type=_positive, help="only the newest N requests")
+        sub.add_argument("--status", help="only requests with this status (e.g. new)")
+    listing.set_defaults(handler=_list)
+    export.set_defaults(handler=_export)
