@@ -20,23 +20,43 @@ from bot.settings import PROJECT_ROOT
 TOPIC_OF_INTENT = {"book_appointment": "booking"}
 
 
-async def _predict(model: Path, texts: List[str]) -> Tuple[List[str], float]:
+def _best_real_intent(parsed: Dict) -> Tuple[str, float]:
+    """The top intent other than the fallback, with its confidence."""
+    for item in parsed.get("intent_ranking") or [parsed.get("intent") or {}]:
+        if item.get("name") and item["name"] != "nlu_fallback":
+            return str(item["name"]), float(item.get("confidence") or 0.0)
+    return "nlu_fallback", 0.0
+
+
+async def _predict(model: Path, texts: List[str]) -> Tuple[List[str], List[Tuple[str, float]], float]:
     from rasa.core.agent import Agent
 
     agent = Agent.load(str(model))
-    guesses = []
+    guesses, best = [], []
     began = time.perf_counter()
     for text in texts:
         parsed = await agent.parse_message(text)
         guesses.append(str((parsed.get("intent") or {}).get("name")))
-    return guesses, (time.perf_counter() - began) * 1000 / max(1, len(texts))
+        best.append(_best_real_intent(parsed))
+    return guesses, best, (time.perf_counter() - began) * 1000 / max(1, len(texts))
+
+
+def threshold_sweep(expected: List[str], best: List[Tuple[str, float]]) -> None:
+    """What other FallbackClassifier thresholds would give (ambiguity rule not applied)."""
+    print("\nthreshold  topic-acc  oos-false-accepts  (to tune config.yml's FallbackClassifier)")
+    for threshold in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8):
+        pairs = [(e, metrics.normalise_prediction(e, g if c >= threshold else "nlu_fallback"))
+                 for e, (g, c) in zip(expected, best)]
+        topic = [(e, g) for e, g in pairs if e not in {"out_of_scope", "crisis"}]
+        fa, total = metrics.out_of_scope_false_accepts(pairs)
+        print(f"  {threshold:.1f}      {metrics.accuracy(topic):.3f}      {fa}/{total}")
 
 
 def nlu_report(model: Path) -> Dict[str, object]:
     examples = holdout_examples()
     idioms = idiom_examples()
     texts = [t for t, _ in examples] + [t for t, _ in idioms]
-    guesses, ms_per_parse = asyncio.run(_predict(model, texts))
+    guesses, best, ms_per_parse = asyncio.run(_predict(model, texts))
     pairs = [(e, metrics.normalise_prediction(e, g))
              for (_, e), g in zip(examples, guesses[: len(examples)])]
     idiom_pairs = [(e, g) for (_, e), g in zip(idioms, guesses[len(examples):])]
@@ -70,6 +90,7 @@ def nlu_report(model: Path) -> Dict[str, object]:
     print(f"personal-advice accuracy    {summary['personal_advice_accuracy']:.3f}")
     print(f"idioms not taken as crisis  {summary['idioms_not_crisis']}")
     print(f"NLU parse time              {ms_per_parse:.1f} ms/message (in process)")
+    threshold_sweep([e for _, e in examples], best[: len(examples)])
     mistakes = [(t, e, g) for (t, e), (_, g) in zip(examples, pairs) if e != g]
     return {"summary": summary, "mistakes": mistakes,
             "per_topic": {k: vars(v) for k, v in scores.items()}}
