@@ -25,7 +25,9 @@ logger = logging.getLogger(__name__)
 Base = declarative_base()
 
 # Modules that declare tables on ``Base``; imported before the schema is created.
-TABLE_MODULES = ("bot.knowledge.store", "bot.booking.store")
+TABLE_MODULES = (
+    "bot.knowledge.store", "bot.booking.store", "bot.web.feedback", "bot.staff.store",
+)
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]

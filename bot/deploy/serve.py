@@ -1,4 +1,4 @@
-"""Start and stop the action server and the Rasa server as background processes.
+"""Start and stop the action server, the Rasa server and the demo page in the background.
 
 Used by ``make run`` / ``make stop`` and by the end-to-end tests, so that what the tests
 start is exactly what a clinic runs.
@@ -20,13 +20,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Mapping, Optional
 
+from bot.channels.credentials import write_credentials
 from bot.deploy.endpoints import write_endpoints
 from bot.settings import PROJECT_ROOT
+from bot.web import demo_origins
 
 logger = logging.getLogger(__name__)
 
 VAR_DIR = PROJECT_ROOT / "var"
 DEFAULT_MODEL = PROJECT_ROOT / "models" / "current.tar.gz"
+DEFAULT_WEB_PORT = 8080
+# Largest request body the public servers accept (Sanic answers 413 above it). A chat
+# message is at most 5,000 characters; Sanic's own default is 100 MB.
+REQUEST_MAX_BYTES = 64 * 1024
 
 
 @dataclass
@@ -40,7 +46,10 @@ class StackConfig:
     run_dir: Path = VAR_DIR / "run"
     log_dir: Path = VAR_DIR / "log"
     credentials: Path = PROJECT_ROOT / "credentials.yml"
+    """The template; Rasa runs with ``run_dir/credentials.yml`` written from it at start."""
     extra_env: Dict[str, str] = field(default_factory=dict)
+    # The demo page with the chat widget; None: not started (the end-to-end tests).
+    web_port: Optional[int] = None
 
     @classmethod
     def from_env(cls, environ: Optional[Mapping[str, str]] = None) -> "StackConfig":
@@ -52,11 +61,16 @@ class StackConfig:
             model=Path(env.get("RASA_MODEL", str(DEFAULT_MODEL))),
             run_dir=Path(env.get("RUN_DIR", str(VAR_DIR / "run"))),
             log_dir=Path(env.get("LOG_DIR", str(VAR_DIR / "log"))),
+            web_port=int(env.get("WEB_PORT", str(DEFAULT_WEB_PORT))),
         )
 
     @property
     def rest_url(self) -> str:
         return f"http://127.0.0.1:{self.rasa_port}/webhooks/rest/webhook"
+
+    @property
+    def web_url(self) -> Optional[str]:
+        return f"http://127.0.0.1:{self.web_port}/" if self.web_port else None
 
 
 def free_port() -> int:
@@ -74,7 +88,23 @@ def server_env(config: StackConfig) -> Dict[str, str]:
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
     env["ACTION_PORT"] = str(config.action_port)
     env.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
+    env.setdefault("SANIC_REQUEST_MAX_SIZE", str(REQUEST_MAX_BYTES))  # read by Sanic itself
     return env
+
+
+def disable_rasa_telemetry() -> None:
+    """Switch telemetry off in Rasa's user config as well (``~/.config/rasa/global.yml``).
+
+    The servers run with ``RASA_TELEMETRY_ENABLED=false``; Rasa writes ``enabled: true``
+    into that file whenever it finds none, so a ``rasa`` command run by hand without the
+    variable would report. Written only when it is not already off.
+    """
+    import rasa.telemetry as telemetry
+    from rasa.utils.common import read_global_config_value
+
+    current = read_global_config_value(telemetry.CONFIG_FILE_TELEMETRY_KEY) or {}
+    if current.get(telemetry.CONFIG_TELEMETRY_ENABLED) is not False:
+        telemetry.toggle_telemetry_reporting(False)
 
 
 def _spawn(name: str, command: List[str], env: Dict[str, str], config: StackConfig) -> int:
@@ -99,15 +129,32 @@ def action_command(config: StackConfig) -> List[str]:
             str(config.action_port)]
 
 
-def rasa_command(config: StackConfig, endpoints_file: Path, env: Mapping[str, str]) -> List[str]:
+def default_cors_origins(config: StackConfig, env: Mapping[str, str]) -> List[str]:
+    """The demo page's origins (``WEB_PORT``), allowed to call Rasa when CORS_ORIGINS is unset."""
+    port = config.web_port or int(env.get("WEB_PORT") or DEFAULT_WEB_PORT)
+    return demo_origins(port)
+
+
+def web_command(config: StackConfig, env: Mapping[str, str]) -> List[str]:
+    rasa_url = env.get("RASA_PUBLIC_URL") or f"http://127.0.0.1:{config.rasa_port}"
+    return [sys.executable, "-m", "bot.web", "--port", str(config.web_port),
+            "--rasa-url", rasa_url]
+
+
+def rasa_command(
+    config: StackConfig,
+    endpoints_file: Path,
+    env: Mapping[str, str],
+    credentials_file: Optional[Path] = None,
+) -> List[str]:
     command = [
         sys.executable, "-m", "rasa", "run",
         "--model", str(config.model),
         "--endpoints", str(endpoints_file),
-        "--credentials", str(config.credentials),
+        "--credentials", str(credentials_file or config.credentials),
         "--port", str(config.rasa_port),
         "--interface", config.interface,
-        "--cors", *(env.get("CORS_ORIGINS") or "http://127.0.0.1:8080").split(),
+        "--cors", *(env.get("CORS_ORIGINS", "").split() or default_cors_origins(config, env)),
     ]
     if env.get("RASA_API_TOKEN"):
         command += ["--enable-api", "--auth-token", env["RASA_API_TOKEN"]]
@@ -146,6 +193,8 @@ def _alive(pid: int) -> bool:
 
 def start_actions(config: StackConfig, env: Dict[str, str]) -> int:
     action_env = dict(env, SANIC_HOST="127.0.0.1")
+    # Rasa posts the whole conversation to the action server, which only it can reach.
+    action_env.pop("SANIC_REQUEST_MAX_SIZE", None)
     pid = _spawn("actions", action_command(config), action_env, config)
     wait_ready(f"http://127.0.0.1:{config.action_port}/health", 60, pid)
     return pid
@@ -153,19 +202,35 @@ def start_actions(config: StackConfig, env: Dict[str, str]) -> int:
 
 def start_rasa(config: StackConfig, env: Dict[str, str], timeout: float = 120) -> int:
     endpoints_file = write_endpoints(config.run_dir / "endpoints.yml", env)
-    pid = _spawn("rasa", rasa_command(config, endpoints_file, env), env, config)
+    # REST always; each messaging channel only when its environment variables are set
+    credentials_file = write_credentials(
+        config.run_dir / "credentials.yml", env, template=config.credentials
+    )
+    pid = _spawn("rasa", rasa_command(config, endpoints_file, env, credentials_file), env, config)
     wait_ready(f"http://127.0.0.1:{config.rasa_port}/webhooks/rest/", timeout, pid)
     return pid
 
 
+def start_web(config: StackConfig, env: Dict[str, str], timeout: float = 30) -> int:
+    """The demo page and feedback endpoint (``bot.web``), on ``config.web_port``."""
+    if not config.web_port:
+        raise RuntimeError("no web port configured; set WEB_PORT")
+    pid = _spawn("web", web_command(config, env), env, config)
+    wait_ready(f"http://127.0.0.1:{config.web_port}/health", timeout, pid)
+    return pid
+
+
 def start(config: StackConfig) -> Dict[str, int]:
-    """Start both servers and wait until each answers."""
+    """Start both servers (and the demo page when a web port is set); wait until each answers."""
     if not config.model.exists():
         raise RuntimeError(f"no trained model at {config.model}; run `make train` first")
     env = server_env(config)
+    disable_rasa_telemetry()
     started = time.monotonic()
     pids = {"actions": start_actions(config, env)}
     pids["rasa"] = start_rasa(config, env)
+    if config.web_port:
+        pids["web"] = start_web(config, env)
     logger.info("servers ready in %.1f s", time.monotonic() - started)
     return pids
 
@@ -189,8 +254,11 @@ def stop_process(name: str, config: StackConfig, timeout: float = 15) -> bool:
 
 
 def stop(config: StackConfig) -> List[str]:
-    return [name for name in ("rasa", "actions") if stop_process(name, config)]
+    return [name for name in ("web", "rasa", "actions") if stop_process(name, config)]
 
 
 def status_line(config: StackConfig) -> str:
-    return json.dumps({"rest": config.rest_url, "logs": str(config.log_dir)})
+    status = {"rest": config.rest_url, "logs": str(config.log_dir)}
+    if config.web_url:
+        status["web"] = config.web_url
+    return json.dumps(status)

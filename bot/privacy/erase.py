@@ -1,0 +1,176 @@
+"""Erasing a person's data: their conversation, the booking requests sent from it, their votes.
+
+The same function serves a request made in the chat (``actions/privacy.py``) and one made
+by phone or email (``python -m bot privacy erase``). Booking rows are found by the hash of
+the conversation id they keep (``bot.booking.store.hash_conversation``); a booking
+reference leads back to its conversation the same way.
+
+Order, so that a failure can simply be retried: the clinic database's rows are deleted in
+an open transaction, then the conversation's events are deleted and committed, then the
+clinic transaction, with its audit row, commits. If the tracker database fails, nothing is
+erased; if the last commit fails, the conversation is gone and a retry erases the rest.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Iterable, List, Optional, Sequence, Set, Tuple
+
+from sqlalchemy import column, delete, func, select, table
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from bot.booking.store import BookingRequestRow, hash_conversation
+from bot.booking.store import ensure_schema as ensure_booking_schema
+from bot.db import get_engine
+from bot.privacy import audit
+from bot.privacy.stores import EVENTS, FEEDBACK_TABLE, has_table, tracker_connection, tracker_url
+from bot.settings import get_settings
+
+logger = logging.getLogger(__name__)
+
+CHAT = "chat"
+CLI = "cli"
+
+_feedback = table(FEEDBACK_TABLE, column("sender_id"), column("created_at"))
+
+
+class ErasureError(RuntimeError):
+    """A database could not be used; a retry is safe (see the module docstring)."""
+
+
+@dataclass(frozen=True)
+class Erasure:
+    """What was erased (counts and booking references, never contents)."""
+
+    conversations: int
+    events: int
+    bookings: int
+    feedback: int
+    references: Tuple[str, ...] = ()
+
+
+def _delete_events(connection: Connection, sender_ids: Sequence[str]) -> Tuple[int, int]:
+    if not sender_ids or not has_table(connection, EVENTS.name):
+        return 0, 0
+    present = connection.execute(
+        select(func.count(func.distinct(EVENTS.c.sender_id))).where(
+            EVENTS.c.sender_id.in_(sender_ids)
+        )
+    ).scalar_one()
+    deleted = connection.execute(delete(EVENTS).where(EVENTS.c.sender_id.in_(sender_ids)))
+    return int(present), int(deleted.rowcount or 0)
+
+
+def erase(
+    sender_ids: Iterable[str] = (),
+    via: str = CLI,
+    booking_hashes: Iterable[str] = (),
+    database_url: Optional[str] = None,
+    tracker_database_url: Optional[str] = None,
+    subject: Optional[str] = None,
+) -> Erasure:
+    """Erase these conversations, every booking request and vote linked to them; audit it.
+
+    ``booking_hashes`` adds booking requests whose conversation is already gone.
+    Raises ErasureError when a database cannot be used.
+    """
+    senders = sorted(set(sender_ids))
+    hashes: Set[str] = {hash_conversation(sender) for sender in senders} | set(booking_hashes)
+    clinic_url = database_url or get_settings().database_url
+    events_url = tracker_database_url or tracker_url()
+    try:
+        ensure_booking_schema(clinic_url)
+        audit.ensure_schema(clinic_url)
+        with Session(get_engine(clinic_url), future=True) as clinic:
+            references = tuple(
+                clinic.execute(
+                    select(BookingRequestRow.reference).where(
+                        BookingRequestRow.conversation_hash.in_(hashes)
+                    )
+                ).scalars()
+            ) if hashes else ()
+            if references:
+                clinic.execute(
+                    delete(BookingRequestRow).where(BookingRequestRow.conversation_hash.in_(hashes))
+                )
+            votes = 0
+            if senders and has_table(clinic.connection(), FEEDBACK_TABLE):
+                votes = int(clinic.execute(
+                    delete(_feedback).where(_feedback.c.sender_id.in_(senders))
+                ).rowcount or 0)
+            with tracker_connection(clinic, clinic_url, events_url) as connection:
+                conversations, events = _delete_events(connection, senders)
+            audit.record(
+                clinic, audit.ERASE, via,
+                subject=subject if subject is not None else (senders[0] if senders else None),
+                conversations=conversations, events=events, bookings=len(references),
+                feedback=votes,
+            )
+            clinic.commit()
+    except SQLAlchemyError as error:
+        # The error text can hold bound values (ids, details): log its type only.
+        logger.error("erasure failed: %s", type(error).__name__)
+        raise ErasureError(
+            f"a database could not be used ({type(error).__name__}); nothing more was "
+            "erased, and running the same erasure again is safe"
+        ) from None
+    return Erasure(conversations, events, len(references), votes, references)
+
+
+def erase_sender(
+    sender_id: str,
+    via: str = CLI,
+    database_url: Optional[str] = None,
+    tracker_database_url: Optional[str] = None,
+) -> Erasure:
+    """Erase one conversation (a chat's sender id) and what is linked to it."""
+    return erase([sender_id], via=via, database_url=database_url,
+                 tracker_database_url=tracker_database_url)
+
+
+def senders_for_booking_hash(conversation_hash: str, url: Optional[str] = None) -> List[str]:
+    """The conversation ids (tracker ``sender_id``) whose booking hash is this one."""
+    engine = get_engine(url or tracker_url())
+    with engine.connect() as connection:
+        if not has_table(connection, EVENTS.name):
+            return []
+        senders = connection.execute(select(EVENTS.c.sender_id).distinct()).scalars()
+        return [s for s in senders if hash_conversation(s) == conversation_hash]
+
+
+def erase_booking(
+    reference: str,
+    via: str = CLI,
+    database_url: Optional[str] = None,
+    tracker_database_url: Optional[str] = None,
+) -> Optional[Erasure]:
+    """Erase a booking request by its reference, and the conversation that sent it.
+
+    Other requests sent from the same conversation go too (they are the same person's).
+    Returns None when no request has that reference.
+    """
+    clinic_url = database_url or get_settings().database_url
+    try:
+        ensure_booking_schema(clinic_url)
+        with Session(get_engine(clinic_url), future=True) as session:
+            conversation_hash = session.execute(
+                select(BookingRequestRow.conversation_hash).where(
+                    BookingRequestRow.reference == reference.strip().upper()
+                )
+            ).scalar_one_or_none()
+        if conversation_hash is None:
+            return None
+        senders = senders_for_booking_hash(conversation_hash, tracker_database_url)
+    except SQLAlchemyError as error:
+        logger.error("erasure lookup failed: %s", type(error).__name__)
+        raise ErasureError(
+            f"a database could not be used ({type(error).__name__}); nothing was erased"
+        ) from None
+    return erase(
+        senders, via=via, booking_hashes=[conversation_hash], database_url=clinic_url,
+        tracker_database_url=tracker_database_url,
+        subject=senders[0] if senders else f"booking:{conversation_hash}",
+    )
