@@ -1,0 +1,473 @@
+"""The staff web page: the same core as ``python -m bot staff``, behind a login.
+
+aiohttp, bound to 127.0.0.1 (``STAFF_PORT``, default 8090). Passwords are checked against
+salted scrypt hashes (``users``); sessions live in server memory, expire after
+``STAFF_SESSION_MINUTES`` of inactivity (default 30) and are carried by an HttpOnly,
+SameSite=Strict cookie. Every form carries the session's CSRF token and every POST is
+refused without it, or when the browser says it comes from another site (Origin).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import html
+import logging
+import secrets
+import time
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable, Dict, List, Optional
+from urllib.parse import urlsplit
+
+from aiohttp import web
+
+from bot.staff import changes, deploy, inbox, users
+from bot.staff.project import DEFAULT_SESSION_MINUTES, DEFAULT_STAFF_PORT, Project, staff_setting
+from bot.staff.store import audit_log
+
+logger = logging.getLogger(__name__)
+
+COOKIE = "staff_session"
+LOGIN_COOKIE = "staff_login"
+MAX_SESSION_HOURS = 8
+LOGIN_FAILURES_ALLOWED = 5
+LOGIN_WINDOW_SECONDS = 300
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass
+class Session:
+    user: users.User
+    csrf: str
+    created: float
+    seen: float
+    flash: List[str] = field(default_factory=list)
+
+
+@dataclass
+class Job:
+    """The retrain or rollback running in the background (one at a time)."""
+
+    kind: str = ""
+    running: bool = False
+    lines: List[str] = field(default_factory=list)
+    result: str = ""
+
+
+@dataclass
+class State:
+    project: Project
+    idle_seconds: float
+    sessions: Dict[str, Session] = field(default_factory=dict)
+    failures: Dict[str, List[float]] = field(default_factory=dict)
+
+    def purge(self, now: float) -> None:
+        """Forget ended sessions and old failed logins (both are kept in memory)."""
+        for token, session in list(self.sessions.items()):
+            if now - session.seen > self.idle_seconds or now - session.created > MAX_SESSION_HOURS * 3600:
+                del self.sessions[token]
+        for name, times in list(self.failures.items()):
+            if all(now - t >= LOGIN_WINDOW_SECONDS for t in times):
+                del self.failures[name]
+    job: Job = field(default_factory=Job)
+
+
+STATE_KEY = web.AppKey("staff_state", State)
+
+
+def _state(request: web.Request) -> State:
+    return request.app[STATE_KEY]
+
+
+def _session(request: web.Request) -> Optional[Session]:
+    state = _state(request)
+    token = request.cookies.get(COOKIE, "")
+    session = state.sessions.get(token)
+    now = time.monotonic()
+    if session is None:
+        return None
+    if now - session.seen > state.idle_seconds or now - session.created > MAX_SESSION_HOURS * 3600:
+        state.sessions.pop(token, None)
+        return None
+    session.seen = now
+    return session
+
+
+# --------------------------------------------------------------------- HTML
+
+def esc(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+STYLE = """
+body{font:15px/1.45 system-ui,sans-serif;margin:0;color:#1d2a2f;background:#f6f8f8}
+header{background:#0f5257;color:#fff;padding:.6rem 1.2rem;display:flex;gap:1.2rem;align-items:center}
+header a{color:#fff}main{padding:1rem 1.2rem;max-width:70rem}
+.group{background:#fff;border:1px solid #d5dede;border-radius:6px;padding:.7rem;margin:.7rem 0}
+.msg{margin:.2rem 0}.meta{color:#5a6b70;font-size:.85em}
+.flash{background:#fff6d6;padding:.5rem;border-radius:4px}
+.error{background:#fde4e4}pre{background:#fff;border:1px solid #d5dede;padding:.6rem;overflow:auto}
+label{display:block;margin:.4rem 0}input[type=text],textarea,select{width:100%;max-width:40rem}
+table{border-collapse:collapse}td,th{padding:.2rem .6rem;border-bottom:1px solid #e2e8e8;text-align:left}
+"""
+
+
+def page(title: str, body: str, session: Optional[Session] = None) -> str:
+    nav = ""
+    if session is not None:
+        nav = ('<a href="/">Inbox</a><a href="/changes">Approvals</a><a href="/topics/new">New topic</a>'
+               '<a href="/models">Models</a><a href="/audit">Audit log</a>'
+               f'<span>{esc(session.user.username)} ({esc(session.user.role)})</span>'
+               f'<form method="post" action="/logout">{csrf_field(session)}<button>Log out</button></form>')
+        flashes = "".join(f'<p class="flash">{esc(text)}</p>' for text in session.flash)
+        session.flash.clear()
+        body = flashes + body
+    return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{esc(title)} · '
+            f'Clinic assistant staff</title><style>{STYLE}</style></head><body><header>'
+            f'<strong>Clinic assistant · staff</strong>{nav}</header><main><h1>{esc(title)}</h1>'
+            f'{body}</main></body></html>')
+
+
+def csrf_field(session: Session) -> str:
+    return f'<input type="hidden" name="csrf" value="{esc(session.csrf)}">'
+
+
+def _html(text: str, status: int = 200) -> web.Response:
+    return web.Response(text=text, status=status, content_type="text/html")
+
+
+# --------------------------------------------------------------------- middleware
+
+@web.middleware
+async def security(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Headers on every reply; login and CSRF on everything but the login page."""
+    public = request.path in ("/login", "/health")
+    session = _session(request)
+    if not public and session is None:
+        if request.method == "GET":
+            raise web.HTTPSeeOther("/login")
+        return _html(page("Please log in", "<p>Your session has ended. <a href='/login'>Log in</a>.</p>"),
+                     401)
+    if request.method == "POST":
+        origin = request.headers.get("Origin")
+        if origin and origin != "null" and urlsplit(origin).netloc != request.host:
+            return _html(page("Refused", "<p>This form was sent from another site.</p>"), 403)
+        form = await request.post()
+        expected = session.csrf if session else request.cookies.get(LOGIN_COOKIE, "")
+        given = str(form.get("csrf", ""))
+        if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
+            return _html(page("Refused", "<p>This form has expired or was not sent from this page. "
+                              "Go back, reload and try again.</p>"), 403)
+    try:
+        response = await handler(request)
+    except users.PermissionDenied as error:
+        response = _html(page("Not allowed", f"<p>{esc(error)}</p>", session), 403)
+    except (ValueError, deploy.DeployError) as error:
+        if session is not None and request.method == "POST":
+            session.flash.append(f"Not done: {error}")
+            back = urlsplit(request.headers.get("Referer") or "/").path or "/"
+            response = web.Response(status=303, headers={"Location": back})
+        else:
+            response = _html(page("Problem", f"<p>{esc(error)}</p>", session), 400)
+    response.headers.update({
+        "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+                                   "frame-ancestors 'none'; base-uri 'none'",
+        "X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "same-origin", "Cache-Control": "no-store",
+    })
+    return response
+
+
+# --------------------------------------------------------------------- login
+
+async def login_form(request: web.Request) -> web.StreamResponse:
+    # the login form's CSRF token is also set as a cookie (double submit): a page on another
+    # site can neither read the cookie nor the form
+    token = secrets.token_urlsafe(32)
+    body = ('<form method="post" action="/login">'
+            f'<input type="hidden" name="csrf" value="{esc(token)}">'
+            '<label>User name <input type="text" name="username" autocomplete="username" required></label>'
+            '<label>Password <input type="password" name="password" autocomplete="current-password" '
+            'required></label><button>Log in</button></form>')
+    response = _html(page("Log in", body))
+    response.set_cookie(LOGIN_COOKIE, token, httponly=True, samesite="Strict", max_age=900)
+    return response
+
+
+async def login(request: web.Request) -> web.StreamResponse:
+    state = _state(request)
+    form = await request.post()
+    username = str(form.get("username", "")).strip().lower()
+    now = time.monotonic()
+    state.purge(now)
+    recent = [t for t in state.failures.get(username, []) if now - t < LOGIN_WINDOW_SECONDS]
+    if len(recent) >= LOGIN_FAILURES_ALLOWED:
+        return _html(page("Log in", "<p>Too many attempts; wait five minutes.</p>"), 429)
+    try:
+        user = await asyncio.get_running_loop().run_in_executor(
+            None, users.authenticate, state.project.database_url, username, str(form.get("password", "")))
+    except users.AuthenticationFailed:
+        state.failures[username] = recent + [now]
+        return _html(page("Log in", "<p class='flash error'>Wrong user name or password. "
+                          "<a href='/login'>Try again</a>.</p>"), 401)
+    state.failures.pop(username, None)
+    token = secrets.token_urlsafe(32)
+    state.sessions[token] = Session(user, secrets.token_urlsafe(32), now, now)
+    response = web.HTTPSeeOther("/")
+    response.set_cookie(COOKIE, token, httponly=True, samesite="Strict", path="/")
+    response.del_cookie(LOGIN_COOKIE)
+    return response
+
+
+async def logout(request: web.Request) -> web.StreamResponse:
+    _state(request).sessions.pop(request.cookies.get(COOKIE, ""), None)
+    response = web.HTTPSeeOther("/login")
+    response.del_cookie(COOKIE)
+    return response
+
+
+def _current(request: web.Request) -> Session:
+    session = _session(request)
+    assert session is not None  # the middleware let only logged-in requests through
+    return session
+
+
+async def _run(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Core calls touch files and databases; keep them off the event loop."""
+    return await asyncio.get_running_loop().run_in_executor(None, lambda: function(*args, **kwargs))
+
+
+# --------------------------------------------------------------------- inbox and labels
+
+def _topic_select(choices: List[str], selected: str = "") -> str:
+    options = "".join(f'<option value="{esc(c)}"{" selected" if c == selected else ""}>{esc(c)}</option>'
+                      for c in choices)
+    return f'<select name="topic" required><option value="">choose a topic…</option>{options}</select>'
+
+
+async def inbox_page(request: web.Request) -> web.StreamResponse:
+    session = _current(request)
+    project = _state(request).project
+    groups = await _run(inbox.inbox, project, session.user)
+    choices = await _run(changes.label_choices, project)
+    parts = [f"<p>{len(groups)} group(s) of messages the assistant was unsure about or got wrong, "
+             "newest first. Names, emails and phone numbers are masked.</p>"]
+    for group in groups:
+        rows = "".join(
+            f'<div class="msg"><label><input type="checkbox" name="ids" value="{m.event_id}" checked> '
+            f'{esc(m.text)}</label><span class="meta">#{m.event_id} · {m.at:%Y-%m-%d %H:%M} · '
+            f'{esc(m.conversation)} · guessed {esc(m.topic)} ({m.confidence:.2f})</span></div>'
+            for m in group.messages)
+        parts.append(
+            f'<form class="group" method="post" action="/label">{csrf_field(session)}'
+            f'<div class="meta">{esc(", ".join(group.reasons))} · {len(group.messages)} message(s)</div>'
+            f'{rows}<label>Belongs to {_topic_select(choices)}</label>'
+            '<label>Reworded question (optional) <input type="text" name="text"></label>'
+            '<button>Label</button></form>')
+    return _html(page("Inbox", "".join(parts), session))
+
+
+async def label_post(request: web.Request) -> web.StreamResponse:
+    session = _current(request)
+    form = await request.post()
+    ids = [int(str(v)) for v in form.getall("ids", []) if str(v).isdigit()]
+    text = str(form.get("text", "")).strip() or None
+    change = await _run(changes.label, _state(request).project, session.user, ids,
+                        str(form.get("topic", "")), text)
+    session.flash.append(f"{change.summary}. Retrain on the Models page to put it live.")
+    raise web.HTTPSeeOther("/")
+
+
+# --------------------------------------------------------------------- topics and approvals
+
+async def new_topic_form(request: web.Request) -> web.StreamResponse:
+    session = _current(request)
+    body = (f'<form method="post" action="/topics/new">{csrf_field(session)}'
+            '<label>Topic id (lower_snake_case) <input type="text" name="id" required></label>'
+            '<label>Question (title) <input type="text" name="title" required></label>'
+            '<label>Answer <textarea name="answer" rows="5" required></textarea></label>'
+            '<label>Supporting quote, word for word '
+            '<textarea name="quote" rows="3" required></textarea></label>'
+            '<label>If the quote is not from the article: its source (citation) '
+            '<input type="text" name="source_citation"></label>'
+            '<label>Source link <input type="text" name="source_url"></label>'
+            '<label>Example questions, one per line <textarea name="examples" rows="5" required></textarea>'
+            '</label><button>Send for a clinician\'s approval</button></form>'
+            '<h2>Change an existing answer</h2>'
+            f'<form method="post" action="/answers">{csrf_field(session)}'
+            '<label>Topic id <input type="text" name="topic" required></label>'
+            '<label>New answer <textarea name="answer" rows="5" required></textarea></label>'
+            '<label>Quote(s) from the article, one per line (optional) <textarea name="quotes" rows="3">'
+            '</textarea></label><button>Send for a clinician\'s approval</button></form>')
+    return _html(page("New topic", body, session))
+
+
+async def new_topic_post(request: web.Request) -> web.StreamResponse:
+    session = _current(request)
+    form = await request.post()
+    citation = str(form.get("source_citation", "")).strip()
+    source = {"citation": citation, "url": str(form.get("source_url", "")).strip()} if citation else None
+    examples = [line for line in str(form.get("examples", "")).splitlines() if line.strip()]
+    change = await _run(changes.propose_topic, _state(request).project, session.user,
+                        str(form.get("id", "")), str(form.get("title", "")), str(form.get("answer", "")),
+                        [str(form.get("quote", ""))], examples, (), source)
+    session.flash.append(f"Change {change.id} waits for a clinician's approval.")
+    raise web.HTTPSeeOther("/changes")
+
+
+async def answer_post(request: web.Request) -> web.StreamResponse:
+    session = _current(request)
+    form = await request.post()
+    quotes = [line for line in str(form.get("quotes", "")).splitlines() if line.strip()]
+    change = await _run(changes.propose_answer, _state(request).project, session.user,
+                        str(form.get("topic", "")).strip(), str(form.get("answer", "")), quotes)
+    session.flash.append(f"Change {change.id} waits for a clinician's approval.")
+    raise web.HTTPSeeOther("/changes")
+
+
+def _describe(change: changes.Change) -> str:
+    payload = change.payload
+    if change.kind == changes.NEW_TOPIC:
+        topic = payload["topic"]
+        source = topic.get("source") or {}
+        return (f"<p><b>Answer:</b> {esc(topic['answer'])}</p><p><b>Quote:</b> "
+                f"{esc(' | '.join(topic['quotes']))}</p>"
+                + (f"<p><b>Source:</b> {esc(source.get('citation'))} {esc(source.get('url') or '')}</p>"
+                   if source else "<p><b>Source:</b> the clinic's article (quote checked word for word)</p>")
+                + f"<p><b>Examples:</b> {esc(' | '.join(payload['examples']))}</p>")
+    if change.kind == changes.ANSWER:
+        return (f"<p><b>Now:</b> {esc(payload['old_answer'])}</p>"
+                f"<p><b>New:</b> {esc(payload['answer'])}</p>")
+    return f"<p>{esc(' | '.join(payload.get('examples') or []))}</p>"
+
+
+async def changes_page(request: web.Request) -> web.StreamResponse:
+    session = _current(request)
+    waiting = await _run(changes.pending, _state(request).project, session.user)
+    parts = ["<p>New or changed answers go live only after a clinician approves them.</p>"]
+    for change in waiting:
+        parts.append(
+            f'<div class="group"><b>#{change.id} {esc(change.summary)}</b> '
+            f'<span class="meta">by {esc(change.created_by)}, {change.created_at:%Y-%m-%d %H:%M} · '
+            f'needs a {esc(change.needs_role)}</span>{_describe(change)}'
+            f'<form method="post" action="/changes/{change.id}/approve">{csrf_field(session)}'
+            '<button>Approve</button></form>'
+            f'<form method="post" action="/changes/{change.id}/reject">{csrf_field(session)}'
+            '<input type="text" name="reason" placeholder="reason"><button>Reject</button></form></div>')
+    if not waiting:
+        parts.append("<p>Nothing is waiting for approval.</p>")
+    return _html(page("Approvals", "".join(parts), session))
+
+
+async def approve_post(request: web.Request) -> web.StreamResponse:
+    session = _current(request)
+    change = await _run(changes.approve, _state(request).project, session.user,
+                        int(request.match_info["change_id"]))
+    session.flash.append(f"Change {change.id} approved. Retrain on the Models page to put it live.")
+    raise web.HTTPSeeOther("/changes")
+
+
+async def reject_post(request: web.Request) -> web.StreamResponse:
+    session = _current(request)
+    form = await request.post()
+    change = await _run(changes.reject, _state(request).project, session.user,
+                        int(request.match_info["change_id"]), str(form.get("reason", "")))
+    session.flash.append(f"Change {change.id} rejected.")
+    raise web.HTTPSeeOther("/changes")
+
+
+# --------------------------------------------------------------------- models
+
+async def models_page(request: web.Request) -> web.StreamResponse:
+    session = _current(request)
+    state = _state(request)
+    models = await _run(deploy.history, state.project, session.user)
+    rows = "".join(
+        f"<tr><td>{m.created_at:%Y-%m-%d %H:%M}</td><td>{esc(m.name)}</td><td>{esc(m.status)}</td>"
+        f"<td>{esc(m.mode)}</td><td>{'' if m.accuracy is None else f'{m.accuracy:.3f}'}</td>"
+        f"<td>{esc(m.created_by)}</td></tr>" for m in models)
+    job = state.job
+    status = ""
+    if job.running:
+        status = f"<p class='flash'>{esc(job.kind)} running…</p><pre>{esc(chr(10).join(job.lines))}</pre>"
+    elif job.result:
+        status = f"<h2>Last {esc(job.kind)}</h2><pre>{esc(job.result)}</pre>"
+    body = (f"{status}<form method='post' action='/retrain'>{csrf_field(session)}"
+            "<button>Retrain and put live if the checks pass</button></form>"
+            f"<form method='post' action='/rollback'>{csrf_field(session)}"
+            "<button>Roll back to the previous model</button></form>"
+            "<h2>History</h2><table><tr><th>when</th><th>model</th><th>status</th><th>how</th>"
+            f"<th>accuracy</th><th>by</th></tr>{rows}</table>")
+    return _html(page("Models", body, session))
+
+
+def _start_job(state: State, kind: str, work: Callable[[Callable[[str], None]], deploy.DeployReport]) -> None:
+    if state.job.running:
+        raise ValueError("A retrain or rollback is already running.")
+    state.job = Job(kind=kind, running=True)
+    job = state.job
+
+    def run() -> None:
+        try:
+            job.result = work(job.lines.append).text()
+        except Exception as error:  # shown to staff on the page
+            logger.exception("%s failed", kind)
+            job.result = f"{kind} stopped: {error}"
+        finally:
+            job.running = False
+
+    asyncio.get_running_loop().run_in_executor(None, run)
+
+
+async def retrain_post(request: web.Request) -> web.StreamResponse:
+    session = _current(request)
+    state = _state(request)
+    user = users.require(session.user, "deploy")
+    _start_job(state, "retrain", lambda say: deploy.retrain(state.project, user, progress=say))
+    raise web.HTTPSeeOther("/models")
+
+
+async def rollback_post(request: web.Request) -> web.StreamResponse:
+    session = _current(request)
+    state = _state(request)
+    user = users.require(session.user, "deploy")
+    _start_job(state, "rollback", lambda _say: deploy.rollback(state.project, user))
+    raise web.HTTPSeeOther("/models")
+
+
+async def audit_page(request: web.Request) -> web.StreamResponse:
+    session = _current(request)
+    users.require(session.user, "read_inbox")
+    entries = await _run(audit_log, _state(request).project.database_url, 200)
+    rows = "".join(f"<tr><td>{e.at:%Y-%m-%d %H:%M:%S}</td><td>{esc(e.username)}</td><td>{esc(e.action)}"
+                   f"</td><td>{esc(e.target)}</td><td>{esc(e.details)}</td></tr>" for e in entries)
+    return _html(page("Audit log", f"<table><tr><th>when</th><th>who</th><th>what</th><th>on</th>"
+                      f"<th>details</th></tr>{rows}</table>", session))
+
+
+async def health(_request: web.Request) -> web.StreamResponse:
+    return web.json_response({"status": "ok"})
+
+
+def create_app(project: Project, idle_minutes: Optional[float] = None) -> web.Application:
+    minutes = idle_minutes if idle_minutes is not None else staff_setting("session_minutes",
+                                                                          DEFAULT_SESSION_MINUTES)
+    app = web.Application(middlewares=[security], client_max_size=256 * 1024)
+    app[STATE_KEY] = State(project=project, idle_seconds=float(minutes) * 60)
+    app.add_routes([
+        web.get("/health", health), web.get("/login", login_form), web.post("/login", login),
+        web.post("/logout", logout), web.get("/", inbox_page), web.post("/label", label_post),
+        web.get("/topics/new", new_topic_form), web.post("/topics/new", new_topic_post),
+        web.post("/answers", answer_post), web.get("/changes", changes_page),
+        web.post("/changes/{change_id:\\d+}/approve", approve_post),
+        web.post("/changes/{change_id:\\d+}/reject", reject_post),
+        web.get("/models", models_page), web.post("/retrain", retrain_post),
+        web.post("/rollback", rollback_post), web.get("/audit", audit_page),
+    ])
+    return app
+
+
+def serve(project: Project, port: int = DEFAULT_STAFF_PORT) -> None:
+    """Run the staff page on loopback until interrupted."""
+    print(f"Staff page: http://127.0.0.1:{port}/")
+    web.run_app(create_app(project), host="127.0.0.1", port=port, print=None)
