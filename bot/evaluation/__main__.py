@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Dict, List, Tuple
 
 from bot.evaluation import metrics
-from bot.evaluation.holdout import HOLDOUT_DIR, holdout_examples, idiom_examples
+from bot.evaluation.holdout import HOLDOUT_DIR, idiom_examples, unseen_holdout_examples
 from bot.settings import PROJECT_ROOT
 
 TOPIC_OF_INTENT = {"book_appointment": "booking"}
@@ -53,7 +53,7 @@ def threshold_sweep(expected: List[str], best: List[Tuple[str, float]]) -> None:
 
 
 def nlu_report(model: Path) -> Dict[str, object]:
-    examples = holdout_examples()
+    examples, dropped = unseen_holdout_examples()
     idioms = idiom_examples()
     texts = [t for t, _ in examples] + [t for t, _ in idioms]
     guesses, best, ms_per_parse = asyncio.run(_predict(model, texts))
@@ -61,7 +61,8 @@ def nlu_report(model: Path) -> Dict[str, object]:
              for (_, e), g in zip(examples, guesses[: len(examples)])]
     idiom_pairs = [(e, g) for (_, e), g in zip(idioms, guesses[len(examples):])]
     scores = metrics.per_label_scores(pairs)
-    print(f"\nHeld-out set: {len(examples)} messages ({HOLDOUT_DIR.relative_to(PROJECT_ROOT)})")
+    print(f"\nHeld-out set: {len(examples)} messages ({HOLDOUT_DIR.relative_to(PROJECT_ROOT)}); "
+          f"{dropped} more are also in the training data and are not scored")
     print(f"{'topic':26s} {'prec':>6s} {'recall':>6s} {'f1':>6s} {'n':>4s}")
     for label, s in scores.items():
         topic = TOPIC_OF_INTENT.get(label, label)
