@@ -6,7 +6,9 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Dict, Iterable, List, Sequence, Tuple
 
-REJECTIONS = {"out_of_scope", "nlu_fallback"}
+# Predictions that give an out-of-scope message the honest "I can only help with..." reply:
+# outside a form, a bare yes/no/detail is answered by action_out_of_scope (data/rules.yml).
+REJECTIONS = {"out_of_scope", "nlu_fallback", "affirm", "deny", "inform"}
 
 
 @dataclass(frozen=True)
