@@ -108,7 +108,7 @@ def test_keyboard_only_question_gets_an_answer_with_sources(
     expect(sources.locator(f'a[href="{DOI_LINK}"]').first).to_be_visible()
     article = sources.locator(".cc-source-article a").first
     expect(article).to_have_attribute("href", re.compile(r"^https?://"))
-    expect(sources.locator(".cc-quote")).to_contain_text("short-chain fatty acids")
+    expect(sources.locator(".cc-quote").first).to_contain_text("short-chain fatty acids")
     expect(page.locator(".cc-typing")).to_be_hidden()
     page.screenshot(path=str(screenshots / "widget-desktop.png"))
 

@@ -23,9 +23,13 @@ ALL_SET = {
 }
 
 
+# Entries the template always uses: the model-swap hook (not a channel) and REST.
+ALWAYS_ON = ["bot.staff.hotswap.ModelSwapHook", "bot.channels.rest.ClinicRestInput"]
+
+
 def test_only_rest_when_nothing_is_set() -> None:
     plan = credentials.build({}, TEMPLATE)
-    assert list(plan.config) == ["bot.channels.rest.ClinicRestInput"]
+    assert list(plan.config) == ALWAYS_ON
     assert plan.enabled == [] and plan.incomplete == {}
 
 
@@ -61,8 +65,7 @@ def test_the_written_file_keeps_secrets_in_the_environment_and_rasa_reads_it(
     assert loaded["bot.channels.telegram.ClinicTelegramInput"]["access_token"] == (
         "123456:secret-telegram"
     )
-    assert set(loaded) == {"bot.channels.rest.ClinicRestInput",
-                           "bot.channels.telegram.ClinicTelegramInput"}
+    assert set(loaded) == {*ALWAYS_ON, "bot.channels.telegram.ClinicTelegramInput"}
 
 
 def test_the_template_itself_runs_rasa_without_any_channel_variable(
@@ -72,7 +75,7 @@ def test_the_template_itself_runs_rasa_without_any_channel_variable(
     for name in ALL_SET:
         monkeypatch.delenv(name, raising=False)
     loaded = rasa.shared.utils.io.read_config_file(str(PROJECT_ROOT / "credentials.yml"))
-    assert list(loaded) == ["bot.channels.rest.ClinicRestInput"]
+    assert list(loaded) == ALWAYS_ON
 
 
 def test_every_channel_in_the_template_can_be_built_from_its_entry() -> None:
@@ -87,7 +90,7 @@ def test_every_channel_in_the_template_can_be_built_from_its_entry() -> None:
         for channel_class, entry in plan.config.items():
             resolved = yaml.safe_load(os.path.expandvars(yaml.safe_dump(entry)))
             names.add(class_from_module_path(channel_class).from_credentials(resolved).name())
-    assert names == {"rest", "telegram", "twilio", "facebook", "slack"}
+    assert names == {"staff_model_swap", "rest", "telegram", "twilio", "facebook", "slack"}
 
 
 def test_a_line_left_uncommented_inside_the_block_is_reported() -> None:
