@@ -21,6 +21,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.channels import guard
+from bot.rasa_components import action_validation
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +66,7 @@ class ClinicRestInput(InputChannel):
             action_timeout = turn_timeout / 2
         self.action_timeout = action_timeout
         guard.limit_action_server_wait(action_timeout)
+        action_validation.install()
         self.per_sender = guard.limiter_from_env("RATE_LIMIT_SENDER", 10, 5.0)
         self.per_address = guard.limiter_from_env("RATE_LIMIT_ADDRESS", 200, 1.0)
 

@@ -108,7 +108,7 @@ def rasa_images(model: Path, out: Path) -> None:
 
 def latency_report(model: Path, rates: List[float], seconds: float) -> Dict[str, object]:
     from bot.deploy import serve
-    from bot.evaluation.load import sweep
+    from bot.evaluation.load import sweep, warm_up
     from bot.knowledge import store
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -126,6 +126,7 @@ def latency_report(model: Path, rates: List[float], seconds: float) -> Dict[str,
         print(f"\nServers ready in {started:.1f} s. Open load over REST, 50 conversations, "
               f"{seconds:.0f} s per rate (SQLite tracker store, custom actions):")
         try:
+            warm_up(config.rest_url)
             results = sweep(config.rest_url, rates, seconds)
         finally:
             serve.stop(config)

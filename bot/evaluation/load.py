@@ -84,6 +84,18 @@ async def open_load(url: str, rate: float, seconds: float, conversations: int = 
                       percentile(latencies, 0.95), max(latencies) if latencies else float("nan"))
 
 
+def warm_up(url: str, longest_words: int = 60) -> None:
+    """Send messages of every length once, untimed.
+
+    TensorFlow traces the classifier again for each new message length it sees; a server
+    that has run for a while has seen them all, so they are not what we measure.
+    """
+    words = "gut bacteria stress mood fibre probiotics anxiety sleep".split()
+    texts = [" ".join(words[i % len(words)] for i in range(n)) for n in range(1, longest_words)]
+    texts += list(DEFAULT_MESSAGES)
+    asyncio.run(open_load(url, rate=20, seconds=len(texts) / 20, messages=texts, tag="warmup"))
+
+
 def sweep(url: str, rates: Sequence[float], seconds: float, p95_limit_ms: float = 100.0
           ) -> List[LoadResult]:
     """Run rising rates; stop after the first that breaks the p95 limit or errors."""
