@@ -122,7 +122,7 @@ $(LOAD_STAMP): loadtest/requirements.lock
 	$(LOAD_VENV)/bin/pip install --quiet --no-deps -r loadtest/requirements.lock
 	@touch $@
 
-# LOAD_RUN=sweep|soak|failover|all; LOAD_SOAK_SECONDS (600), LOAD_SOAK_RATE (20 msg/s),
+# LOAD_RUN=sweep|soak|failover|all; LOAD_SOAK_SECONDS (600), LOAD_SOAK_RATE (10 msg/s),
 # LOAD_RATES, LOAD_STEP_SECONDS (20): see loadtest/run.py. Results in var/loadtest/.
 loadtest: $(STAMP) $(SPACY_DIR)/meta.json haproxy $(LOAD_STAMP)
 	$(RUN) $(PY) loadtest/run.py $(or $(LOAD_RUN),all)

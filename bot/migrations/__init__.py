@@ -1,0 +1,11 @@
+"""Versioned schema migrations for the clinic database (knowledge, bookings, staff, feedback).
+
+``python -m bot deploy migrate`` (and ``make run-prod``) brings ``DATABASE_URL`` to the newest
+version. The runner is in ``runner.py``, the ordered steps in ``steps.py``. Rasa's tracker
+store is not managed here: Rasa creates and owns its ``events`` table.
+"""
+
+from bot.migrations.runner import Migration, MigrationError, applied_versions, migrate
+from bot.migrations.steps import MIGRATIONS
+
+__all__ = ["MIGRATIONS", "Migration", "MigrationError", "applied_versions", "migrate"]
