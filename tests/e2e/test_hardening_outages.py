@@ -42,8 +42,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Assistant]:
 
 
 def letters(count: int = 6) -> str:
-    """A random tag for a test person's name (a name with digits is refused)."""
-    return uuid.uuid4().hex[:count].translate(str.maketrans("0123456789", "ghijklmnop"))
+    """A random, capitalised tag for a test person's name (a name with digits is refused)."""
+    return uuid.uuid4().hex[:count].translate(str.maketrans("0123456789", "ghijklmnop")).capitalize()
 
 
 def timed(assistant: Assistant, sender: str, text: str) -> Tuple[Messages, float]:

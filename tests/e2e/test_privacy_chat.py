@@ -38,7 +38,7 @@ def tracker_rows(assistant: Assistant, sender: str) -> List[str]:
 def person() -> Tuple[str, str, str, str]:
     tag = uuid.uuid4().hex[:6].translate(LETTERS)  # names hold no digits
     return (f"pv-{tag}", f"Priya Private{tag}", f"priya.{tag}@example.com",
-            f"sleeping badly since {tag}")
+            "sleeping badly and low mood for months")
 
 
 def book(assistant: Assistant, who: str, name: str, contact: str, reason: str) -> str:
