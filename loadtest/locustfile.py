@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import os
 import random
+import time
 import uuid
 from pathlib import Path
 from typing import Any, Dict, List
 
 import yaml
-from locust import HttpUser, between, constant_pacing, task
+from locust import HttpUser, task
 
 SCRIPTS_FILE = Path(__file__).with_name("conversations.yml")
 WEBHOOK = "/webhooks/rest/webhook"
@@ -43,11 +44,8 @@ def load_scripts() -> List[Dict[str, Any]]:
     return chosen
 
 
-def _wait_time():  # type: ignore[no-untyped-def]
-    if os.environ.get("LOAD_PACING"):
-        return constant_pacing(float(os.environ["LOAD_PACING"]))
-    low, high = (float(part) for part in os.environ.get("LOAD_THINK", "2,8").split(","))
-    return between(low, high)
+PACING = float(os.environ.get("LOAD_PACING") or 0)
+THINK = tuple(float(part) for part in os.environ.get("LOAD_THINK", "2,8").split(","))
 
 
 SCRIPTS = load_scripts()
@@ -70,9 +68,19 @@ def problem(status: int, body: Any) -> str:
 class Visitor(HttpUser):
     """One person on the clinic's site, chatting with the assistant."""
 
-    wait_time = _wait_time()
+    def wait_time(self) -> float:
+        """Think time; with LOAD_PACING, whatever is left of this visitor's period."""
+        if PACING:
+            return max(0.0, self.next_send - time.monotonic())
+        return random.uniform(THINK[0], THINK[1])  # noqa: S311 (simulation, not security)
 
     def on_start(self) -> None:
+        self.next_send = time.monotonic()
+        if PACING:
+            # Locust's constant_pacing counts from the spawn, so visitors spawned together
+            # send together, every period: bursts, not a steady rate. Spread the phases.
+            time.sleep(random.uniform(0, PACING))  # noqa: S311 (gevent sleep; not security)
+            self.next_send = time.monotonic()
         self._new_conversation()
 
     def _new_conversation(self) -> None:
@@ -82,6 +90,7 @@ class Visitor(HttpUser):
 
     @task
     def say_next(self) -> None:
+        self.next_send += PACING
         text = self.script["messages"][self.step]
         with self.client.post(WEBHOOK, json={"sender": self.sender, "message": text},
                               name=self.script["name"], catch_response=True) as response:

@@ -45,6 +45,7 @@ DEFAULT_RATES = "2,4,6,8,10,12,14,16,18,20,24,28,32,40"
 # this many cores (giving up after the timeout; the step then records what they used).
 QUIET_CORES = float(os.environ.get("LOAD_QUIET_CORES", "0.5"))
 QUIET_TIMEOUT_S = float(os.environ.get("LOAD_QUIET_TIMEOUT", "60"))
+QUIET_TRIES = int(os.environ.get("LOAD_QUIET_TRIES", "4"))
 
 
 def load_config(replicas: int) -> prod.ProdConfig:
@@ -164,7 +165,16 @@ def tracker_figures(config: prod.ProdConfig) -> Dict[str, Any]:
     }
 
 
+def model_info(config: prod.ProdConfig) -> Dict[str, Any]:
+    """Which model the figures belong to (others retrain models/current.tar.gz)."""
+    stat = config.model.stat()
+    return {"path": str(config.model), "bytes": stat.st_size,
+            "modified": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(stat.st_mtime))}
+
+
 def save(name: str, result: Dict[str, Any]) -> Path:
+    result.setdefault("model", model_info(load_config(1)))
+    result.setdefault("measured_at", time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()))
     OUT_DIR.mkdir(parents=True, exist_ok=True)
     path = OUT_DIR / f"{name}.json"
     path.write_text(json.dumps(result, indent=2), encoding="utf-8")
@@ -192,13 +202,13 @@ def _step(config: prod.ProdConfig, rate: float, seconds: float) -> Dict[str, Any
 
 
 def _measured_step(config: prod.ProdConfig, rate: float, seconds: float) -> Dict[str, Any]:
-    """A step during which other processes stayed under ``QUIET_CORES`` (up to 4 tries).
+    """A step during which other processes stayed under ``QUIET_CORES`` (``QUIET_TRIES`` tries).
 
     The attempts spoilt by another job on this shared machine are kept in ``noisy``; when
     every try is spoilt the last one counts, marked ``"quiet": false``.
     """
     noisy: List[Dict[str, Any]] = []
-    for _ in range(4):
+    for _ in range(QUIET_TRIES):
         line = _step(config, rate, seconds)
         if line["cores"]["other_processes"] <= QUIET_CORES:
             line["quiet"] = True

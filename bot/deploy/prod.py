@@ -433,12 +433,23 @@ def kill(config: ProdConfig, name: str) -> int:
 # -- observation ----------------------------------------------------------------------------
 
 
+def _stats_rows(config: ProdConfig) -> List[Dict[str, str]]:
+    with urllib.request.urlopen(config.stats_url + ";csv", timeout=5) as response:  # noqa: S310
+        return list(csv.DictReader(io.StringIO(response.read().decode().lstrip("# "))))
+
+
 def backend_status(config: ProdConfig) -> Dict[str, str]:
     """HAProxy's view of each server (``UP``, ``DOWN``...), from the stats page's CSV."""
-    with urllib.request.urlopen(config.stats_url + ";csv", timeout=5) as response:  # noqa: S310
-        rows = csv.DictReader(io.StringIO(response.read().decode().lstrip("# ")))
-        return {row["svname"]: row["status"] for row in rows
-                if row["svname"] not in ("FRONTEND", "BACKEND")}
+    return {row["svname"]: row["status"] for row in _stats_rows(config)
+            if row["svname"] not in ("FRONTEND", "BACKEND")}
+
+
+def rasa_backend_counters(config: ProdConfig) -> Dict[str, int]:
+    """What HAProxy did for the Rasa backend: requests, retries, redispatches, errors."""
+    row = next(r for r in _stats_rows(config) if r["pxname"] == "rasa" and r["svname"] == "BACKEND")
+    names = {"stot": "sessions", "wretr": "retries", "wredis": "redispatches",
+             "econ": "connection_errors", "eresp": "response_errors"}
+    return {label: int(row.get(field) or 0) for field, label in names.items()}
 
 
 def wait_backends_up(config: ProdConfig, timeout: float) -> None:
