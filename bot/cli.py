@@ -18,6 +18,17 @@ COMMAND_MODULES = (
 )
 
 
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of 1 or more, with a clear message otherwise."""
+    try:
+        number = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected 1 or more, got {number}")
+    return number
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
     subparsers = parser.add_subparsers(dest="group", required=True)

@@ -15,6 +15,7 @@ from typing import Iterable, List, Optional, TextIO
 
 from bot.booking.store import BookingStoreError, StoredBooking, list_bookings
 from bot.booking.validation import display_contact
+from bot.cli import positive_int
 
 CSV_COLUMNS = (
     "reference", "created_at", "status", "name", "contact", "contact_kind",
@@ -45,16 +46,6 @@ def spreadsheet_safe(value: Optional[str]) -> str:
     if text.startswith(_FORMULA_START) and not _PLAIN_NUMBER.match(text):
         return "'" + text
     return text
-
-
-def _positive(text: str) -> int:
-    try:
-        number = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"expected 1 or more, got {number}")
-    return number
 
 
 def _cell(text: str, width: int) -> str:
@@ -150,7 +141,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     export.add_argument("--csv", required=True, metavar="FILE",
                         help="file to write (use - for standard output)")
     for sub in (listing, export):
-        sub.add_argument("--limit", type=_positive, help="only the newest N requests")
+        sub.add_argument("--limit", type=positive_int, help="only the newest N requests")
         sub.add_argument("--status", help="only requests with this status (e.g. new)")
     listing.set_defaults(handler=_list)
     export.set_defaults(handler=_export)

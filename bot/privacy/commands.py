@@ -14,16 +14,7 @@ from typing import Optional
 from bot.privacy import audit
 from bot.privacy.erase import CLI, Erasure, ErasureError, erase_booking, erase_sender
 from bot.privacy.retention import RetentionError, run_retention
-
-
-def _positive(text: str) -> int:
-    try:
-        number = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"expected 1 or more, got {number}")
-    return number
+from bot.cli import positive_int
 
 
 def _retention(args: argparse.Namespace) -> int:
@@ -85,7 +76,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     retention = commands.add_parser(
         "retention", help="delete conversations and closed booking requests older than N days"
     )
-    retention.add_argument("--days", type=_positive,
+    retention.add_argument("--days", type=positive_int,
                            help="days to keep (default: privacy.retention_days, 90)")
     retention.set_defaults(handler=_retention)
 
@@ -97,5 +88,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     trail = commands.add_parser("audit", help="list recorded erasures and retention runs")
     trail.add_argument("--sender", metavar="ID", help="only erasures of this conversation")
-    trail.add_argument("--limit", type=_positive, default=50, help="newest N rows (50)")
+    trail.add_argument("--limit", type=positive_int, default=50, help="newest N rows (50)")
     trail.set_defaults(handler=_audit)
