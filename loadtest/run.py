@@ -27,6 +27,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
@@ -188,8 +189,11 @@ def save(name: str, result: Dict[str, Any]) -> Path:
 def _step(config: prod.ProdConfig, rate: float, seconds: float) -> Dict[str, Any]:
     quiet = wait_for_quiet(config, QUIET_CORES, QUIET_TIMEOUT_S)
     before = cpu_snapshot(config)
+    # New conversations for every step and every retry: Rasa reloads a conversation's whole
+    # session each turn, so reusing them would make each retry costlier than the last.
     result: LoadResult = asyncio.run(open_load(
-        config.url, rate, seconds, conversations=max(50, int(rate * 4)), tag="sweep"))
+        config.url, rate, seconds, conversations=max(50, int(rate * 4)),
+        tag=f"sweep-{uuid.uuid4().hex[:8]}"))
     used = cpu_used(before, cpu_snapshot(config))
     rasa_cores = sum(v for k, v in used.items() if k.startswith("rasa-"))
     line = {"rate": rate, "sent": result.sent, "errors": result.errors,

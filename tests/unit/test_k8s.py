@@ -245,6 +245,8 @@ def test_haproxy_sends_one_conversation_to_one_rasa_pod_and_checks_health() -> N
     config = haproxy_config()
     assert "json_query('$.sender')" in config and "balance hash var(txn.sender)" in config
     assert "hash-type consistent" in config and "option http-buffer-request" in config
+    weight = re.search(r"default-server .*\bweight (\d+)", config)
+    assert weight and int(weight.group(1)) >= 32, "weight 1 splits two pods 65/35 on the hash ring"
     assert "option httpchk GET /webhooks/rest/" in config
     headless = named("Service", "clinic-rasa-headless")
     assert headless["spec"]["clusterIP"] == "None"
