@@ -137,6 +137,23 @@ def test_one_conversation_sticks_to_one_replica(stack: prod.ProdConfig) -> None:
     assert used == {"rasa-1", "rasa-2"}, "twelve conversations all went to one replica"
 
 
+def test_conversations_are_spread_evenly_over_the_replicas(stack: prod.ProdConfig) -> None:
+    """With HAProxy's default weight the hash ring split 65/35; the busier replica then
+    limits the whole set-up (docs/scaling.md)."""
+
+    async def first_messages() -> List[str]:
+        async with aiohttp.ClientSession() as session:
+            async def one(number: int) -> str:
+                payload = {"sender": f"spread-{uuid.uuid4().hex}-{number}", "message": "hi"}
+                async with session.post(stack.url, json=payload) as reply:
+                    return reply.headers.get("X-Served-By", "")
+            return list(await asyncio.gather(*(one(n) for n in range(200))))
+
+    served = asyncio.run(first_messages())
+    share = served.count("rasa-1") / len(served)
+    assert 0.38 <= share <= 0.62, f"rasa-1 got {share:.0%} of 200 new conversations"
+
+
 def test_parallel_messages_of_one_conversation_through_haproxy(stack: prod.ProdConfig) -> None:
     for _ in range(3):
         sender = f"burst-lb-{uuid.uuid4().hex[:8]}"
