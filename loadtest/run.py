@@ -41,7 +41,7 @@ OUT_DIR = PROJECT_ROOT / "var" / "loadtest"
 LOCUST = PROJECT_ROOT / ".venv-load" / "bin" / "locust"
 POSTGRES = "postgresql://postgres@127.0.0.1:5432"
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-DEFAULT_RATES = "2,4,6,8,10,12,14,16,18,20,24,28,32,40"
+DEFAULT_RATES = "8,16,24,28,32,36,40,44,48,52,56,64"
 # Before each sweep step, wait until other processes on this shared machine use less than
 # this many cores (giving up after the timeout; the step then records what they used).
 QUIET_CORES = float(os.environ.get("LOAD_QUIET_CORES", "0.5"))
