@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Dict, List, Tuple
 
 from bot.evaluation import metrics
-from bot.evaluation.holdout import HOLDOUT_DIR, idiom_examples, unseen_holdout_examples
+from bot.evaluation.holdout import HOLDOUT_SETS, idiom_examples, unseen_holdout_examples
 from bot.settings import PROJECT_ROOT
 
 TOPIC_OF_INTENT = {"book_appointment": "booking"}
@@ -52,8 +52,8 @@ def threshold_sweep(expected: List[str], best: List[Tuple[str, float]]) -> None:
         print(f"  {threshold:.1f}      {metrics.accuracy(topic):.3f}      {fa}/{total}")
 
 
-def nlu_report(model: Path) -> Dict[str, object]:
-    examples, dropped = unseen_holdout_examples()
+def nlu_report(model: Path, holdout: Path) -> Dict[str, object]:
+    examples, dropped = unseen_holdout_examples(holdout)
     idioms = idiom_examples()
     texts = [t for t, _ in examples] + [t for t, _ in idioms]
     guesses, best, ms_per_parse = asyncio.run(_predict(model, texts))
@@ -61,7 +61,7 @@ def nlu_report(model: Path) -> Dict[str, object]:
              for (_, e), g in zip(examples, guesses[: len(examples)])]
     idiom_pairs = [(e, g) for (_, e), g in zip(idioms, guesses[len(examples):])]
     scores = metrics.per_label_scores(pairs)
-    print(f"\nHeld-out set: {len(examples)} messages ({HOLDOUT_DIR.relative_to(PROJECT_ROOT)}); "
+    print(f"\nHeld-out set: {len(examples)} messages ({holdout.relative_to(PROJECT_ROOT)}); "
           f"{dropped} more are also in the training data and are not scored")
     print(f"{'topic':26s} {'prec':>6s} {'recall':>6s} {'f1':>6s} {'n':>4s}")
     for label, s in scores.items():
@@ -97,11 +97,11 @@ def nlu_report(model: Path) -> Dict[str, object]:
             "per_topic": {k: vars(v) for k, v in scores.items()}}
 
 
-def rasa_images(model: Path, out: Path) -> None:
-    """Rasa's own confusion matrix and confidence histogram for the held-out set."""
+def rasa_images(model: Path, holdout: Path, out: Path) -> None:
+    """Rasa's own confusion matrix and confidence histogram for one held-out set."""
     subprocess.run(
         [sys.executable, "-m", "rasa", "test", "nlu", "--model", str(model), "--nlu",
-         str(HOLDOUT_DIR / "nlu_holdout.yml"), "--out", str(out / "nlu"), "--quiet"],
+         str(holdout), "--out", str(out), "--quiet"],
         check=True, cwd=PROJECT_ROOT, env=dict(os.environ, RASA_TELEMETRY_ENABLED="false"),
     )
 
@@ -146,10 +146,13 @@ def main() -> int:
     parser.add_argument("--skip-images", action="store_true")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    report: Dict[str, object] = {"nlu": nlu_report(args.model)}
-    if not args.skip_images:
-        rasa_images(args.model, args.out)
-        print(f"confusion matrix and histogram: {args.out / 'nlu'}")
+    report: Dict[str, object] = {}
+    for name, holdout in HOLDOUT_SETS.items():
+        print(f"\n=== {name} held-out set ===")
+        report[f"nlu_{name}"] = nlu_report(args.model, holdout)
+        if not args.skip_images:
+            rasa_images(args.model, holdout, args.out / f"nlu-{name}")
+            print(f"confusion matrix and histogram: {args.out / f'nlu-{name}'}")
     if not args.skip_load:
         rates = [float(r) for r in args.rates.split(",")]
         report["latency"] = latency_report(args.model, rates, args.seconds)

@@ -38,6 +38,10 @@ CRISIS_EN = [
     ("I'm going to jump off a bridge", "suicide"),
     ("kms", "suicide"),
     ("does suicide risk relate to gut health research?", "suicide"),
+    ("took too many of the tablets", "overdose"),
+    ("I've been hoarding my sleeping pills", "overdose"),
+    ("im stockpiling meds", "overdose"),
+    ("I'm saving up my pills", "overdose"),
     ("I'm not suicidal, just asking", "suicide"),
     ("I keep hurting myself", "self_harm"),
     ("I cut myself last night", "self_harm"),
@@ -101,6 +105,8 @@ NOT_CRISIS = [
     ("can I take all my meds with probiotics?", False),
     ("I can't wake up in the morning", False),
     ("Je veux en savoir plus sur le butyrate", False),
+    ("how do I save money on my meds", False),
+    ("I store my probiotics in the fridge", False),
     ("hello", False),
 ]
 
