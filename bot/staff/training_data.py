@@ -112,7 +112,7 @@ def nlu_examples(project: Project) -> Dict[str, Tuple[str, Path]]:
 
 def holdout_texts(project: Project) -> Dict[str, str]:
     found: Dict[str, str] = {}
-    for path in sorted(project.holdout_dir.glob("*.yml")):
+    for path in sorted(project.holdout_dir.rglob("*.yml")):
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         for block in data.get("nlu") or []:
             for example in _example_lines(block.get("examples")):

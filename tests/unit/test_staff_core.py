@@ -18,6 +18,7 @@ import yaml
 from sqlalchemy import insert, select
 
 from bot.db import get_engine, session_scope
+from bot.evaluation.holdout import read_nlu_examples
 from bot.knowledge.store import KnowledgeTopicRow, load_topics_file, sync_topics
 from bot.staff import changes, checks, deploy, inbox, training_data, users
 from bot.staff.evaluate import Evaluation
@@ -155,6 +156,14 @@ def test_labels_that_would_leak_the_held_out_set_or_contradict_the_data_are_refu
     held_out = tracker.user("h", "what is the gut brain axis", "gut_brain_axis", 0.4)
     with pytest.raises(training_data.DataConflict, match="held-out"):
         changes.label(project, STAFF, [held_out], "gut_brain_axis")
+    first_set = {training_data.normalise(text)
+                 for text, _ in read_nlu_examples(project.holdout_dir / "nlu_holdout.yml")}
+    fresh_text, fresh_intent = next(
+        (text, intent) for text, intent in read_nlu_examples(project.holdout_dir / "fresh" / "nlu_fresh.yml")
+        if training_data.normalise(text) not in first_set)
+    fresh = tracker.user("f", fresh_text, fresh_intent, 0.4)
+    with pytest.raises(training_data.DataConflict, match="held-out"):
+        changes.label(project, STAFF, [fresh], fresh_intent)
     taught = tracker.user("t", "gut brain axis?", "gut_brain_axis", 0.4)
     with pytest.raises(training_data.DataConflict, match="already taught as 'gut_brain_axis'"):
         changes.label(project, STAFF, [taught], "diet")
