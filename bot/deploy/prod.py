@@ -306,6 +306,10 @@ def write_replica_files(config: ProdConfig, env: Mapping[str, str]) -> Dict[str,
     return {"endpoints": endpoints_file, "credentials": credentials_file}
 
 
+TF_THREAD_SETTINGS = ("TF_INTER_OP_PARALLELISM_THREADS", "TF_INTRA_OP_PARALLELISM_THREADS",
+                      "OMP_NUM_THREADS")
+
+
 def prod_env(config: ProdConfig) -> Dict[str, str]:
     """What every process of the set-up runs with (on top of ``serve.server_env``)."""
     env = serve.server_env(config.stack())
@@ -318,6 +322,11 @@ def prod_env(config: ProdConfig) -> Dict[str, str]:
         # HAProxy overwrites X-Forwarded-For with the client's address (deploy/haproxy.cfg).
         "TRUST_PROXY_HEADERS": "1",
     })
+    # One core per Rasa replica, as the Kubernetes pods request: left alone, TensorFlow gives
+    # every replica thread pools as wide as the machine, and replicas sharing one machine
+    # then fight over every core (docs/scaling.md). The environment can say otherwise.
+    for name in TF_THREAD_SETTINGS:
+        env.setdefault(name, "1")
     env.update(config.extra_env)
     return env
 

@@ -131,6 +131,18 @@ def test_rasa_resources_cover_the_measured_memory_and_a_core() -> None:
     assert mebibytes(actions()["resources"]["requests"]["memory"]) >= ACTIONS_RSS_MIB
 
 
+def test_rasas_tensorflow_threads_fit_the_pods_cpu_request() -> None:
+    """TensorFlow sizes its thread pools by the node's cores unless told; pods share nodes."""
+    from bot.deploy.prod import TF_THREAD_SETTINGS
+
+    container = rasa()
+    env = {item["name"]: item.get("value") for item in container.get("env") or []}
+    request = cores(container["resources"]["requests"]["cpu"])
+    for name in TF_THREAD_SETTINGS:
+        assert name in env, f"{name} is not set: TensorFlow would use every core of the node"
+        assert 1 <= int(env[name]) <= request
+
+
 def test_probes_allow_for_rasas_slow_start() -> None:
     container = rasa()
     startup = container["startupProbe"]
