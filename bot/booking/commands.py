@@ -1,4 +1,4 @@
-"""``python -m bot bookings``: the front desk's list and CSV export of booking requests."""
+"""``python -m bot bookings``: the front desk's list, CSV export and status of booking requests."""
 
 from __future__ import annotations
 
@@ -11,11 +11,19 @@ import sys
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterable, List, Optional, TextIO
+from typing import Iterable, List, Optional, TextIO, Tuple
 
-from bot.booking.store import BookingStoreError, StoredBooking, list_bookings
+from bot.booking.store import (
+    STATUS_NEW,
+    BookingStoreError,
+    StoredBooking,
+    UnknownBooking,
+    list_bookings,
+    set_status,
+)
 from bot.booking.validation import display_contact
 from bot.cli import positive_int
+from bot.privacy.retention import closed_statuses, retention_days
 
 CSV_COLUMNS = (
     "reference", "created_at", "status", "name", "contact", "contact_kind",
@@ -25,6 +33,8 @@ LIST_COLUMNS = (("reference", 9), ("created (UTC)", 16), ("status", 9), ("name",
                 ("contact", 28), ("times", 0))
 # A spreadsheet runs a cell that starts with one of these as a formula.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# A request is "new" until the front desk has dealt with it; "contacted" while it is under way.
+OPEN_STATUSES = (STATUS_NEW, "contacted")
 _PLAIN_NUMBER = re.compile(r"^[+-]?[\d\s().-]+(?: ext\. \d+)?$")
 
 
@@ -133,6 +143,30 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _status(args: argparse.Namespace) -> int:
+    reference = args.reference.strip().upper()
+    status = args.status.strip().lower()
+    allowed = booking_statuses()
+    if status not in allowed:
+        raise ValueError(f"unknown status {args.status!r}; use one of: {', '.join(allowed)}")
+    try:
+        previous = set_status(reference, status)
+    except UnknownBooking:
+        raise ValueError(f"no booking request has the reference {reference!r}; "
+                         "'python -m bot bookings list' shows them") from None
+    except BookingStoreError as error:
+        raise RuntimeError(str(error)) from None
+    print(f"{reference}: {previous} -> {status}.")
+    if status in closed_statuses():
+        print(f"Closed: the retention job deletes it {retention_days()} days after it was made.")
+    return 0
+
+
+def booking_statuses() -> Tuple[str, ...]:
+    """Open statuses, then the closed ones the retention job deletes (config/clinic.yml)."""
+    return OPEN_STATUSES + tuple(s for s in closed_statuses() if s not in OPEN_STATUSES)
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("bookings", help="booking requests for the front desk")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -145,3 +179,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         sub.add_argument("--status", help="only requests with this status (e.g. new)")
     listing.set_defaults(handler=_list)
     export.set_defaults(handler=_export)
+    status = commands.add_parser(
+        "status", help="record what became of a request (e.g. booked, declined)",
+        description="Closed statuses (config/clinic.yml privacy.closed_booking_statuses) let "
+                    "the retention job delete the request once it is old enough.")
+    status.add_argument("reference", help="the request's reference, e.g. HF-7K3M9Q")
+    status.add_argument("status", help="new, contacted, or a closed status such as booked")
+    status.set_defaults(handler=_status)

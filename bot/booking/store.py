@@ -97,6 +97,10 @@ class BookingStoreError(RuntimeError):
     """The booking database could not be used; nothing was stored."""
 
 
+class UnknownBooking(LookupError):
+    """No booking request has this reference."""
+
+
 _schema_ready: Set[str] = set()
 _schema_lock = threading.Lock()
 
@@ -224,3 +228,25 @@ def list_bookings(
         raise BookingStoreError(
             f"cannot read booking requests ({type(error).__name__}); check DATABASE_URL"
         ) from None
+
+
+def set_status(reference: str, status: str, url: Optional[str] = None) -> str:
+    """Give one request a new status (the front desk's follow-up); return the one it had."""
+    database_url = _url(url)
+    try:
+        ensure_schema(database_url)
+        with session_scope(database_url) as session:
+            row = session.execute(
+                select(BookingRequestRow).where(BookingRequestRow.reference == reference)
+            ).scalar_one_or_none()
+            if row is None:
+                raise UnknownBooking(reference)
+            previous = str(row.status)
+            row.status = status
+            session.commit()
+    except SQLAlchemyError as error:
+        raise BookingStoreError(
+            f"cannot update booking requests ({type(error).__name__}); check DATABASE_URL"
+        ) from None
+    logger.info("booking request %s: status %s -> %s", reference, previous, status)
+    return previous

@@ -15,7 +15,7 @@ import pytest
 
 from bot import db
 from bot.booking.commands import spreadsheet_safe
-from bot.booking.store import BookingRequest, save_booking
+from bot.booking.store import BookingRequest, list_bookings, save_booking
 from bot.cli import main
 from bot.settings import PROJECT_ROOT, get_settings
 
@@ -123,3 +123,32 @@ def test_bad_arguments_exit_2_without_a_traceback(booking_db: str, argv: list) -
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert "usage:" in result.stderr
+
+
+def test_front_desk_closes_a_request_and_retention_then_deletes_it(
+        two_bookings: list, booking_db: str, capsys) -> None:  # type: ignore[no-untyped-def]
+    from bot.privacy.retention import run_retention
+
+    newer, older = two_bookings
+    assert main(["bookings", "status", older.lower(), "Booked"]) == 0
+    out = capsys.readouterr().out
+    assert f"{older}: new -> booked." in out and "retention job deletes it" in out
+    statuses = {b.reference: b.status for b in list_bookings(booking_db)}
+    assert statuses == {newer: "new", older: "booked"}
+    later = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    assert run_retention(days=90, now=later, database_url=booking_db,
+                         tracker_database_url=booking_db).bookings == 1
+    assert [b.reference for b in list_bookings(booking_db)] == [newer]  # still open: kept
+
+
+@pytest.mark.parametrize(
+    "argv, needle",
+    [(["bookings", "status", "HF-NOSUCH", "booked"], "no booking request has the reference"),
+     (["bookings", "status", "{ref}", "done-ish"], "unknown status 'done-ish'; use one of: new, contacted")],
+)
+def test_bad_status_changes_are_explained_and_change_nothing(
+        two_bookings: list, booking_db: str, capsys, argv: list, needle: str) -> None:  # type: ignore[no-untyped-def]
+    argv = [a.replace("{ref}", two_bookings[0]) for a in argv]
+    assert main(argv) == 2
+    assert needle in capsys.readouterr().err
+    assert {b.status for b in list_bookings(booking_db)} == {"new"}
