@@ -13,7 +13,7 @@ import re
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, FormValidationAction, Tracker
-from rasa_sdk.events import ActiveLoop, EventType, SlotSet
+from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -24,6 +24,7 @@ from bot.booking import (
     CONTACT,
     CONTACT_KIND,
     FIX_PENDING,
+    FORM,
     NAME,
     PERSONAL_SLOTS,
     REASON,
@@ -113,9 +114,11 @@ class ValidateBookingForm(FormValidationAction):
         """
         if tracker.get_slot("requested_slot") != NAME or NAME in tracker.slots_to_validate():
             return {}
+        text = _latest_text(tracker)
+        if _name_taken_for_cancel(tracker):
+            return {NAME: text}
         if latest_intent(tracker) in NEVER_AN_ANSWER:
             return {}
-        text = _latest_text(tracker)
         if (check.looks_like_name(text)
                 and _intent_confidence(tracker) < check.NAME_OVERRIDE_MAX_CONFIDENCE):
             return {NAME: text}
@@ -348,6 +351,14 @@ class ActionSubmitBooking(Action):
         return events + [SlotSet(REFERENCE, result.reference)]
 
 
+def _name_taken_for_cancel(tracker: Tracker) -> bool:
+    """A name, asked for and given, that the classifier filed under ``cancel``."""
+    text = _latest_text(tracker)
+    return (tracker.get_slot("requested_slot") == NAME
+            and latest_intent(tracker) == CANCEL_INTENT
+            and check.looks_like_name(text) and not check.asks_to_cancel(text))
+
+
 class ActionCancelBooking(Action):
     """End the form, forget the details, and say how to book another way."""
 
@@ -357,6 +368,9 @@ class ActionCancelBooking(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
+        if _name_taken_for_cancel(tracker):
+            # The person answered the name question; the form takes the name and goes on.
+            return [FollowupAction(FORM)]
         send(dispatcher, message("booking.cancelled"), booking_custom(STEP_CANCELLED),
              [{"title": message("buttons.more_topics"), "payload": HELP_PAYLOAD}])
         return [ActiveLoop(None), SlotSet("requested_slot", None), *clear_personal_slots()]

@@ -76,6 +76,21 @@ def looks_like_name(text: object) -> bool:
     return all(word[0].isupper() or word.lower() in _NAME_PARTICLES for word in words)
 
 
+# Words that ask to stop the booking. The classifier sometimes files a name under `cancel`
+# ("Olivia Nguyen"); a name-like answer without one of these is taken as the name.
+_CANCEL_WORDS = re.compile(
+    r"\b(?:cancel\w*|stop\w*|quit|exit|abort|end|never\s*mind|nevermind|nvm|forget|changed?"
+    r"|don'?t|do not|not now|let'?s not|scratch|call it off|drop it|leave it|undo|later|another"
+    r"|no|nope|nah|annul\w*|arr[eê]t\w*)\b",
+    re.IGNORECASE,
+)
+
+
+def asks_to_cancel(text: object) -> bool:
+    """True when the message says, in words, to stop: "cancel", "never mind", "no, stop"."""
+    return bool(_CANCEL_WORDS.search(clean(text).replace("\u2019", "'")))
+
+
 def check_name(text: object) -> Outcome:
     """A name as the person gives it, without "my name is"."""
     value = clean(text)

@@ -139,7 +139,13 @@ def test_a_question_mid_form_fills_nothing_so_the_form_steps_aside() -> None:
         ("Zo\u00eb de Vries", "fmt", 0.7, True),
         ("Leaky Gut", "inflammation_leaky_gut", 0.95, False),  # sure: answer the question
         ("what is butyrate?", "scfa", 0.6, False),
-        ("Sam Okafor", "cancel", 0.6, False),  # cancel and crisis always win
+        # a name filed under cancel is a name; words that ask to stop are not ("Olivia Nguyen"
+        # was classified as cancel and her booking was cancelled)
+        ("Sam Okafor", "cancel", 0.6, True),
+        ("Olivia Nguyen", "cancel", 0.97, True),
+        ("Cancel", "cancel", 0.6, False),
+        ("No Thanks", "cancel", 0.6, False),
+        ("Sam Okafor", "crisis", 0.6, False),  # crisis always wins
         ("Sam Okafor", "crisis", 0.6, False),
     ],
 )
@@ -396,6 +402,18 @@ def test_cancel_ends_the_form_and_forgets_the_details() -> None:
     assert all(value is None for value in slot_events(events).values())
     assert customs(messages) == [{"topic": "booking", "step": "cancelled"}]
     assert "cancelled" in texts(messages)
+
+
+@pytest.mark.parametrize("requested", ["booking_name", "booking_times"])
+def test_a_name_taken_for_cancel_goes_on_with_the_form_only_when_a_name_was_asked(
+        requested: str) -> None:
+    messages, events = run(ActionCancelBooking(), tracker("Olivia Nguyen", intent="cancel",
+                                                          requested=requested, slots=FILLED))
+    if requested == "booking_name":
+        assert (messages, events) == ([], [{"event": "followup", "name": "booking_form",
+                                            "timestamp": None}])
+    else:
+        assert customs(messages) == [{"topic": "booking", "step": "cancelled"}]
 
 
 def test_a_repeated_yes_repeats_the_reference() -> None:
