@@ -28,13 +28,15 @@ import signal
 import subprocess
 import time
 import urllib.request
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from string import Template
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple
 
 import yaml
 from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Connection
 from sqlalchemy.engine.url import make_url
 from sqlalchemy.exc import OperationalError
 
@@ -165,15 +167,11 @@ def _can_connect(url: str) -> bool:
         engine.dispose()
 
 
-def ensure_database(url: str) -> bool:
-    """Create the PostgreSQL database named in ``url`` when missing; True when created.
-
-    A database that accepts the connection is left alone, so a user without the right to
-    create databases (a managed PostgreSQL) can migrate one made for it.
-    """
+@contextmanager
+def _server_connection(url: str) -> Iterator[Tuple[Connection, str, str]]:
+    """An autocommit connection to the server's ``postgres`` database, for creating or
+    dropping the database named in ``url``; yields it with that name, plain and quoted."""
     parsed = make_url(url)
-    if parsed.get_backend_name() != "postgresql" or _can_connect(url):
-        return False
     name = parsed.database or ""
     if not DATABASE_NAME.match(name):
         raise ValueError(f"database name {name!r} in the URL must be letters, digits and _")
@@ -181,37 +179,38 @@ def ensure_database(url: str) -> bool:
                           isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as connection:
-            exists = connection.execute(
-                text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
-            ).first()
-            if exists:
-                return False
             # An identifier cannot be a bound parameter; the name was checked above.
-            quoted = admin.dialect.identifier_preparer.quote(name)
-            connection.execute(text(f"CREATE DATABASE {quoted}"))
-            logger.info("created database %s", name)
-            return True
+            yield connection, name, admin.dialect.identifier_preparer.quote(name)
     finally:
         admin.dispose()
+
+
+def ensure_database(url: str) -> bool:
+    """Create the PostgreSQL database named in ``url`` when missing; True when created.
+
+    A database that accepts the connection is left alone, so a user without the right to
+    create databases (a managed PostgreSQL) can migrate one made for it.
+    """
+    if make_url(url).get_backend_name() != "postgresql" or _can_connect(url):
+        return False
+    with _server_connection(url) as (connection, name, quoted):
+        exists = connection.execute(
+            text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+        ).first()
+        if exists:
+            return False
+        connection.execute(text(f"CREATE DATABASE {quoted}"))
+        logger.info("created database %s", name)
+        return True
 
 
 def drop_database(url: str) -> None:
     """Drop a PostgreSQL database (the tests' own); closes other sessions on it first."""
-    parsed = make_url(url)
-    name = parsed.database or ""
-    if not DATABASE_NAME.match(name):
-        raise ValueError(f"database name {name!r} must be letters, digits and _")
-    admin = create_engine(parsed.set(database="postgres"), future=True,
-                          isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(
-                text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                     "WHERE datname = :name AND pid <> pg_backend_pid()"), {"name": name})
-            quoted = admin.dialect.identifier_preparer.quote(name)
-            connection.execute(text(f"DROP DATABASE IF EXISTS {quoted}"))
-    finally:
-        admin.dispose()
+    with _server_connection(url) as (connection, name, quoted):
+        connection.execute(
+            text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                 "WHERE datname = :name AND pid <> pg_backend_pid()"), {"name": name})
+        connection.execute(text(f"DROP DATABASE IF EXISTS {quoted}"))
 
 
 def prepare_tracker_schema(url: str) -> None:
