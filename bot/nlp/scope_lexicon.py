@@ -1,0 +1,224 @@
+"""The words that make a message *about* an intent: the lexical half of the scope gate.
+
+The classifier (DIET) always picks some intent, and it is often confident about messages that
+share no word with anything it was taught ("how long do I boil an egg" → ``diet``). The scope
+gate (bot/rasa_components/scope_gate.py) asks a second, simpler question: does the message
+contain at least one word that is *evidence* for the intent it was given?
+
+An intent's evidence words are learnt from the training data alone, so a topic that staff add
+gets its own words at the next training:
+
+* the lower-cased words and lemmas of its training examples, minus stop words and tokens
+  without letters;
+* minus words that are at least as typical of the out-of-scope examples as of the intent's
+  own (``min_ratio``): "tell", "recipe", "weather" say nothing about a topic;
+* minus, for the intents the caller marks as *topical*, the words that are common in everyday
+  English (``max_common_logprob``, from spacy-lookups-data's word probabilities): "long",
+  "change", "help" occur in questions about anything. Small talk ("hi", "thanks") is made of
+  common words, so it is not marked topical.
+
+A message matches a word exactly, through its lemma, or with one typo (two for words of eight
+letters or more), found through a deletion index so that no edit distance is computed.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterable, Mapping, Sequence
+
+from spacy.lang.en.stop_words import STOP_WORDS
+
+MIN_FUZZY_LENGTH = 5
+TWO_TYPO_LENGTH = 8
+UNKNOWN_LOGPROB = -20.0
+
+
+def normalise(word: str) -> str:
+    """The form words are compared in: lower case, straight apostrophes, no edge punctuation."""
+    return word.lower().replace("\u2019", "'").strip(".,!?;:'\"()[]{}")
+
+
+def is_content_word(word: str) -> bool:
+    """A word that can carry meaning: has a letter, is not a stop word, not a clitic."""
+    return (
+        len(word) >= 2
+        and any(ch.isalpha() for ch in word)
+        and word not in STOP_WORDS
+        and not word.startswith("'")
+    )
+
+
+def _content_forms(forms: Sequence[str]) -> tuple[str, str] | None:
+    """A token's (surface, lemma), normalised; None for a stop word or a token without letters.
+
+    The token is skipped if either form is a stop word: the lookup lemmatizer turns "does"
+    into "doe", which is not one.
+    """
+    if not forms:
+        return None
+    surface, lemma = normalise(forms[0]), normalise(forms[-1])
+    if not (is_content_word(surface) and is_content_word(lemma)):
+        return None
+    return surface, lemma
+
+
+def _deletions(word: str, depth: int) -> set[str]:
+    """Every string made by deleting up to ``depth`` characters from ``word``."""
+    found = {word}
+    frontier = {word}
+    for _ in range(depth):
+        frontier = {w[:i] + w[i + 1:] for w in frontier for i in range(len(w))}
+        found |= frontier
+    return found
+
+
+def _typo_depth(word: str) -> int:
+    if len(word) >= TWO_TYPO_LENGTH:
+        return 2
+    return 1 if len(word) >= MIN_FUZZY_LENGTH else 0
+
+
+@lru_cache(maxsize=1)
+def common_word_logprobs() -> Mapping[str, float]:
+    """English word log-probabilities shipped with spacy-lookups-data (a million words)."""
+    import spacy_lookups_data
+
+    path = Path(spacy_lookups_data.__file__).parent / "data" / "en_lexeme_prob.json.gz"
+    with gzip.open(path, "rt", encoding="utf-8") as handle:
+        data: dict[str, float] = json.load(handle)
+    return data
+
+
+@dataclass
+class IntentWords:
+    """One intent's evidence words and a deletion index over them for typo matching."""
+
+    words: frozenset[str]
+    _index: dict[str, set[str]] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        for word in self.words:
+            for variant in _deletions(word, _typo_depth(word)):
+                self._index.setdefault(variant, set()).add(word)
+
+    def match(self, forms: Sequence[str]) -> str | None:
+        """The evidence word that one of a token's forms (text, lemma) matches, if any."""
+        for form in forms:
+            if form in self.words:
+                return form
+        for form in forms:
+            depth = _typo_depth(form)
+            if not depth:
+                continue
+            for variant in _deletions(form, depth):
+                for word in sorted(self._index.get(variant, ())):
+                    if _typo_depth(word) and _within_typos(form, word):
+                        return word
+        return None
+
+
+def _within_typos(typed: str, word: str) -> bool:
+    """Whether ``typed`` is ``word`` with at most its allowed number of edits (Damerau)."""
+    limit = min(_typo_depth(typed), _typo_depth(word))
+    if abs(len(typed) - len(word)) > limit:
+        return False
+    previous2: list[int] = []
+    previous = list(range(len(word) + 1))
+    for i, a in enumerate(typed, 1):
+        current = [i] + [0] * len(word)
+        for j, b in enumerate(word, 1):
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a != b))
+            if i > 1 and j > 1 and a == word[j - 2] and typed[i - 2] == b:
+                current[j] = min(current[j], previous2[j - 2] + 1)
+        previous2, previous = previous, current
+    return previous[-1] <= limit
+
+
+@dataclass
+class ScopeLexicon:
+    """Evidence words per intent; intents absent from it are not gated."""
+
+    evidence: dict[str, IntentWords]
+
+    def gated(self, intent: str | None) -> bool:
+        return intent is not None and intent in self.evidence
+
+    def evidence_in(self, intent: str, tokens: Iterable[Sequence[str]]) -> list[str]:
+        """The intent's evidence words found in a message (each token as its forms)."""
+        words = self.evidence.get(intent)
+        if words is None:
+            return []
+        found = []
+        for forms in tokens:
+            pair = _content_forms(forms)
+            hit = words.match(pair) if pair else None
+            if hit:
+                found.append(hit)
+        return found
+
+    def to_dict(self) -> dict[str, list[str]]:
+        return {intent: sorted(words.words) for intent, words in sorted(self.evidence.items())}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Iterable[str]]) -> ScopeLexicon:
+        return cls({intent: IntentWords(frozenset(words)) for intent, words in data.items()})
+
+
+def build_lexicon(
+    examples: Iterable[tuple[str, Sequence[Sequence[str]]]],
+    out_of_scope_intent: str,
+    exempt: Iterable[str],
+    topical: Iterable[str] | None = None,
+    min_ratio: float = 2.0,
+    max_common_logprob: float = -8.5,
+    logprobs: Mapping[str, float] | None = None,
+) -> ScopeLexicon:
+    """Learn each gated intent's evidence words from ``(intent, tokens)`` training examples.
+
+    Each token is given as its forms (surface text, lemma); both forms of a token can become
+    evidence, a surface form only when its lemma does. ``exempt`` intents are not gated
+    (the out-of-scope intent never is). ``topical`` intents (None: every gated intent) also
+    lose the words common in everyday English. A word stays evidence for an intent when the
+    share of that intent's examples containing it is at least ``min_ratio`` times the share
+    of out-of-scope examples containing it.
+    """
+    skip = set(exempt) | {out_of_scope_intent}
+    doc_freq: dict[str, Counter] = defaultdict(Counter)
+    families: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    sizes: Counter = Counter()
+    for intent, tokens in examples:
+        sizes[intent] += 1
+        pairs = [pair for pair in (_content_forms(forms) for forms in tokens) if pair]
+        doc_freq[intent].update({form for pair in pairs for form in pair})
+        families[intent].update(pairs)
+    oos = doc_freq.get(out_of_scope_intent, Counter())
+    oos_size = max(1, sizes[out_of_scope_intent])
+    probs = logprobs if logprobs is not None else common_word_logprobs()
+    topical_set = None if topical is None else set(topical)
+    evidence = {}
+    for intent, counts in doc_freq.items():
+        if intent in skip:
+            continue
+        size = sizes[intent]
+        keep_common = topical_set is not None and intent not in topical_set
+
+        def passes(word: str) -> bool:
+            return counts[word] / size >= min_ratio * oos[word] / oos_size and (
+                keep_common or probs.get(word, UNKNOWN_LOGPROB) <= max_common_logprob
+            )
+
+        # A surface form is evidence only if its lemma is too ("wrote" falls with "write").
+        words = frozenset(
+            form
+            for surface, lemma in families[intent]
+            if passes(lemma)
+            for form in (surface, lemma)
+            if passes(form)
+        )
+        evidence[intent] = IntentWords(words)
+    return ScopeLexicon(evidence)
