@@ -53,17 +53,19 @@ def is_content_word(word: str) -> bool:
     )
 
 
-def _content_forms(forms: Sequence[str]) -> tuple[str, str] | None:
-    """A token's (surface, lemma), normalised; None for a stop word or a token without letters.
+def _content_forms(forms: Sequence[str]) -> tuple[str, ...]:
+    """A token's content forms, normalised: (surface, lemma), (surface,) or () for none.
 
-    The token is skipped if either form is a stop word: the lookup lemmatizer turns "does"
-    into "doe", which is not one.
+    A stop word is skipped ("does", which the lookup lemmatizer turns into "doe"); a lemma
+    that is a stop word is dropped ("ai" becomes "have"), keeping the surface form.
     """
     if not forms:
-        return None
+        return ()
     surface, lemma = normalise(forms[0]), normalise(forms[-1])
-    if not (is_content_word(surface) and is_content_word(lemma)):
-        return None
+    if not is_content_word(surface):
+        return ()
+    if lemma == surface or not is_content_word(lemma):
+        return (surface,)
     return surface, lemma
 
 
@@ -155,8 +157,8 @@ class ScopeLexicon:
             return []
         found = []
         for forms in tokens:
-            pair = _content_forms(forms)
-            hit = words.match(pair) if pair else None
+            content = _content_forms(forms)
+            hit = words.match(content) if content else None
             if hit:
                 found.append(hit)
         return found
@@ -189,7 +191,7 @@ def build_lexicon(
     """
     skip = set(exempt) | {out_of_scope_intent}
     doc_freq: dict[str, Counter] = defaultdict(Counter)
-    families: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    families: dict[str, set[tuple[str, ...]]] = defaultdict(set)
     sizes: Counter = Counter()
     for intent, tokens in examples:
         sizes[intent] += 1
@@ -214,10 +216,7 @@ def build_lexicon(
 
         # A surface form is evidence only if its lemma is too ("wrote" falls with "write").
         words = frozenset(
-            form
-            for surface, lemma in families[intent]
-            if passes(lemma)
-            for form in (surface, lemma)
+            form for family in families[intent] if passes(family[-1]) for form in family
             if passes(form)
         )
         evidence[intent] = IntentWords(words)

@@ -29,6 +29,7 @@ TRAINING = {
     "scfa": ["what is butyrate", "what are short chain fatty acids"],
     "sources": ["who wrote the article", "where does this research come from"],
     "greet": ["hi", "hello there"],
+    "bot_challenge": ["are you an ai", "am i talking to a bot"],
     "inform": ["my name is Ana"],
     "out_of_scope": ["how long do I bake chicken", "write me a poem", "give me a recipe",
                      "what's the weather"],
@@ -89,6 +90,14 @@ def test_lemmas_and_typos_match(lexicon: ScopeLexicon, nlp: Language) -> None:
     assert lexicon.evidence_in("diet", forms(nlp, "Bacterium")) == ["bacterium"]
     assert lexicon.evidence_in("scfa", forms(nlp, "butyrat?")) == ["butyrate"]
     assert lexicon.evidence_in("diet", forms(nlp, "how long do I boil an egg")) == []
+
+
+def test_a_word_whose_lemma_is_a_stop_word_still_counts(
+    lexicon: ScopeLexicon, nlp: Language
+) -> None:
+    # Rasa lower-cases text for spaCy, and the lookup table lemmatizes "ai" as "have".
+    assert [t.lemma_ for t in nlp("ai")] == ["have"]
+    assert lexicon.evidence_in("bot_challenge", forms(nlp, "are you ai?")) == ["ai"]
 
 
 def test_short_words_need_an_exact_match(lexicon: ScopeLexicon, nlp: Language) -> None:
