@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Dict, List, Tuple
 
@@ -22,35 +23,58 @@ TOPIC_OF_INTENT = {"book_appointment": "booking"}
 
 
 def _best_real_intent(parsed: Dict) -> Tuple[str, float]:
-    """The top intent other than the fallback, with its confidence."""
+    """The classifier's top intent other than the fallback (and the scope gate's verdict)."""
+    gate = parsed.get("scope_gate")
+    if isinstance(gate, dict) and gate.get("intent"):
+        # The gate put out_of_scope on top: what it overruled is the classifier's choice.
+        ranking = [r for r in parsed.get("intent_ranking") or [] if r.get("name") == gate["intent"]]
+        if ranking:
+            return str(gate["intent"]), float(ranking[0].get("confidence") or 0.0)
     for item in parsed.get("intent_ranking") or [parsed.get("intent") or {}]:
         if item.get("name") and item["name"] != "nlu_fallback":
             return str(item["name"]), float(item.get("confidence") or 0.0)
     return "nlu_fallback", 0.0
 
 
-async def _predict(model: Path, texts: List[str]) -> Tuple[List[str], List[Tuple[str, float]], float]:
+def _gated(parsed: Dict) -> bool:
+    """Whether the scope gate turned the message away (no evidence word for the intent)."""
+    gate = parsed.get("scope_gate")
+    return isinstance(gate, dict) and not gate.get("evidence")
+
+
+async def _predict(
+    model: Path, texts: List[str]
+) -> Tuple[List[str], List[Tuple[str, float]], List[bool], float]:
     from rasa.core.agent import Agent
     from rasa.utils.log_utils import configure_structlog
 
     # Rasa's structured log prints every parsed text at debug level: keep the report readable.
     configure_structlog(logging.WARNING)
     agent = Agent.load(str(model))
-    guesses, best = [], []
+    guesses, best, gated = [], [], []
     began = time.perf_counter()
     for text in texts:
         parsed = await agent.parse_message(text)
         guesses.append(str((parsed.get("intent") or {}).get("name")))
         best.append(_best_real_intent(parsed))
-    return guesses, best, (time.perf_counter() - began) * 1000 / max(1, len(texts))
+        gated.append(_gated(parsed))
+    return guesses, best, gated, (time.perf_counter() - began) * 1000 / max(1, len(texts))
 
 
-def threshold_sweep(expected: List[str], best: List[Tuple[str, float]]) -> None:
+def _at_threshold(guess: str, best: Tuple[str, float], gated: bool, threshold: float) -> str:
+    if guess == "crisis" or gated:  # the crisis guard and the scope gate do not move
+        return guess
+    return best[0] if best[1] >= threshold else "nlu_fallback"
+
+
+def threshold_sweep(
+    expected: List[str], guesses: List[str], best: List[Tuple[str, float]], gated: List[bool]
+) -> None:
     """What other FallbackClassifier thresholds would give (ambiguity rule not applied)."""
     print("\nthreshold  topic-acc  oos-false-accepts  (to tune config.yml's FallbackClassifier)")
-    for threshold in (0.3, 0.4, 0.5, 0.6, 0.7, 0.8):
-        pairs = [(e, metrics.normalise_prediction(e, g if c >= threshold else "nlu_fallback"))
-                 for e, (g, c) in zip(expected, best)]
+    for threshold in (0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7):
+        pairs = [(e, metrics.normalise_prediction(e, _at_threshold(g, b, t, threshold)))
+                 for e, g, b, t in zip(expected, guesses, best, gated)]
         topic = [(e, g) for e, g in pairs if e not in {"out_of_scope", "crisis"}]
         fa, total = metrics.out_of_scope_false_accepts(pairs)
         print(f"  {threshold:.1f}      {metrics.accuracy(topic):.3f}      {fa}/{total}")
@@ -60,7 +84,7 @@ def nlu_report(model: Path, holdout: Path) -> Dict[str, object]:
     examples, dropped = unseen_holdout_examples(holdout)
     idioms = idiom_examples()
     texts = [t for t, _ in examples] + [t for t, _ in idioms]
-    guesses, best, ms_per_parse = asyncio.run(_predict(model, texts))
+    guesses, best, gated, ms_per_parse = asyncio.run(_predict(model, texts))
     pairs = [(e, metrics.normalise_prediction(e, g))
              for (_, e), g in zip(examples, guesses[: len(examples)])]
     idiom_pairs = [(e, g) for (_, e), g in zip(idioms, guesses[len(examples):])]
@@ -95,7 +119,14 @@ def nlu_report(model: Path, holdout: Path) -> Dict[str, object]:
     print(f"personal-advice accuracy    {summary['personal_advice_accuracy']:.3f}")
     print(f"idioms not taken as crisis  {summary['idioms_not_crisis']}")
     print(f"NLU parse time              {ms_per_parse:.1f} ms/message (in process)")
-    threshold_sweep([e for _, e in examples], best[: len(examples)])
+    expected = [e for _, e in examples]
+    turned_away = Counter(e == "out_of_scope" for e, t in zip(expected, gated) if t)
+    summary["scope_gate_out_of_scope"] = turned_away[True]
+    summary["scope_gate_in_scope"] = turned_away[False]
+    print(f"scope gate turned away      {turned_away[True]} out-of-scope, "
+          f"{turned_away[False]} others (no evidence word for the classifier's intent)")
+    n = len(examples)
+    threshold_sweep(expected, guesses[:n], best[:n], gated[:n])
     mistakes = [(t, e, g) for (t, e), (_, g) in zip(examples, pairs) if e != g]
     return {"summary": summary, "mistakes": mistakes,
             "per_topic": {k: vars(v) for k, v in scores.items()}}

@@ -28,6 +28,7 @@ import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import islice
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
@@ -35,6 +36,8 @@ from spacy.lang.en.stop_words import STOP_WORDS
 
 MIN_FUZZY_LENGTH = 5
 TWO_TYPO_LENGTH = 8
+MAX_FUZZY_LENGTH = 30  # longer "words" (a pasted URL, 20,000 x's) are matched exactly only
+MAX_TOKENS = 300  # words of a message looked at: evidence is found early or not at all
 UNKNOWN_LOGPROB = -20.0
 
 
@@ -80,6 +83,8 @@ def _deletions(word: str, depth: int) -> set[str]:
 
 
 def _typo_depth(word: str) -> int:
+    if len(word) > MAX_FUZZY_LENGTH:
+        return 0
     if len(word) >= TWO_TYPO_LENGTH:
         return 2
     return 1 if len(word) >= MIN_FUZZY_LENGTH else 0
@@ -156,7 +161,7 @@ class ScopeLexicon:
         if words is None:
             return []
         found = []
-        for forms in tokens:
+        for forms in islice(tokens, MAX_TOKENS):
             content = _content_forms(forms)
             hit = words.match(content) if content else None
             if hit:
@@ -206,18 +211,17 @@ def build_lexicon(
     for intent, counts in doc_freq.items():
         if intent in skip:
             continue
-        size = sizes[intent]
         keep_common = topical_set is not None and intent not in topical_set
-
-        def passes(word: str) -> bool:
-            return counts[word] / size >= min_ratio * oos[word] / oos_size and (
-                keep_common or probs.get(word, UNKNOWN_LOGPROB) <= max_common_logprob
-            )
-
+        passing = {
+            word
+            for word, count in counts.items()
+            if count / sizes[intent] >= min_ratio * oos[word] / oos_size
+            and (keep_common or probs.get(word, UNKNOWN_LOGPROB) <= max_common_logprob)
+        }
         # A surface form is evidence only if its lemma is too ("wrote" falls with "write").
         words = frozenset(
-            form for family in families[intent] if passes(family[-1]) for form in family
-            if passes(form)
+            form for family in families[intent] if family[-1] in passing for form in family
+            if form in passing
         )
         evidence[intent] = IntentWords(words)
     return ScopeLexicon(evidence)

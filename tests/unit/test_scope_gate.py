@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +103,13 @@ def test_a_word_whose_lemma_is_a_stop_word_still_counts(
 
 def test_short_words_need_an_exact_match(lexicon: ScopeLexicon, nlp: Language) -> None:
     assert lexicon.evidence_in("diet", forms(nlp, "the gum")) == []  # "gut" is 3 letters
+
+
+def test_huge_input_is_checked_quickly(lexicon: ScopeLexicon, nlp: Language) -> None:
+    began = time.perf_counter()
+    assert lexicon.evidence_in("diet", forms(nlp, "x" * 20_000)) == []
+    assert lexicon.evidence_in("diet", forms(nlp, "qwertyuiop " * 2_000)) == []
+    assert time.perf_counter() - began < 2.0
 
 
 def test_round_trip_through_a_dict(lexicon: ScopeLexicon, nlp: Language) -> None:
