@@ -37,9 +37,11 @@ def _best_real_intent(parsed: Dict) -> Tuple[str, float]:
 
 
 def _gated(parsed: Dict) -> bool:
-    """Whether the scope gate turned the message away (no evidence word for the intent)."""
+    """Whether the scope gate turned the message away (no or only weak evidence)."""
+    # The gate records only intents it checks, never out_of_scope itself: if the message
+    # ends up out of scope, the gate put it there.
     gate = parsed.get("scope_gate")
-    return isinstance(gate, dict) and not gate.get("evidence")
+    return isinstance(gate, dict) and (parsed.get("intent") or {}).get("name") == "out_of_scope"
 
 
 async def _predict(
@@ -77,7 +79,7 @@ def threshold_sweep(
                  for e, g, b, t in zip(expected, guesses, best, gated)]
         topic = [(e, g) for e, g in pairs if e not in {"out_of_scope", "crisis"}]
         fa, total = metrics.out_of_scope_false_accepts(pairs)
-        print(f"  {threshold:.1f}      {metrics.accuracy(topic):.3f}      {fa}/{total}")
+        print(f"  {threshold:.2f}     {metrics.accuracy(topic):.3f}      {fa}/{total}")
 
 
 def nlu_report(model: Path, holdout: Path) -> Dict[str, object]:
@@ -124,7 +126,7 @@ def nlu_report(model: Path, holdout: Path) -> Dict[str, object]:
     summary["scope_gate_out_of_scope"] = turned_away[True]
     summary["scope_gate_in_scope"] = turned_away[False]
     print(f"scope gate turned away      {turned_away[True]} out-of-scope, "
-          f"{turned_away[False]} others (no evidence word for the classifier's intent)")
+          f"{turned_away[False]} others (no or weak evidence for the classifier's intent)")
     n = len(examples)
     threshold_sweep(expected, guesses[:n], best[:n], gated[:n])
     mistakes = [(t, e, g) for (t, e), (_, g) in zip(examples, pairs) if e != g]

@@ -17,6 +17,11 @@ gets its own words at the next training:
   "change", "help" occur in questions about anything. Small talk ("hi", "thanks") is made of
   common words, so it is not marked topical.
 
+A topical intent's fairly common evidence words ("depression", "stress", "diet", "brain":
+more common than ``weak_word_logprob``) are *weak*: a message whose only evidence is one of
+them ("how do I stress test my PC") is not much of a link to the topic, and the gate asks
+the classifier to be surer about it.
+
 A message matches a word exactly, through its lemma, or with one typo (two for words of eight
 letters or more), found through a deletion index so that no edit distance is computed.
 """
@@ -103,9 +108,10 @@ def common_word_logprobs() -> Mapping[str, float]:
 
 @dataclass
 class IntentWords:
-    """One intent's evidence words and a deletion index over them for typo matching."""
+    """One intent's evidence words, the weak ones among them, and a typo index over them."""
 
     words: frozenset[str]
+    weak: frozenset[str] = frozenset()
     _index: dict[str, set[str]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -168,12 +174,24 @@ class ScopeLexicon:
                 found.append(hit)
         return found
 
-    def to_dict(self) -> dict[str, list[str]]:
-        return {intent: sorted(words.words) for intent, words in sorted(self.evidence.items())}
+    def is_weak(self, intent: str, evidence: Sequence[str]) -> bool:
+        """Whether the only evidence is one everyday word ("depression", "stress", "diet")."""
+        words = self.evidence.get(intent)
+        distinct = set(evidence)
+        return words is not None and len(distinct) == 1 and distinct <= words.weak
+
+    def to_dict(self) -> dict[str, dict[str, list[str]]]:
+        return {
+            intent: {"words": sorted(words.words), "weak": sorted(words.weak)}
+            for intent, words in sorted(self.evidence.items())
+        }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Iterable[str]]) -> ScopeLexicon:
-        return cls({intent: IntentWords(frozenset(words)) for intent, words in data.items()})
+    def from_dict(cls, data: Mapping[str, Mapping[str, Iterable[str]]]) -> ScopeLexicon:
+        return cls({
+            intent: IntentWords(frozenset(entry.get("words") or ()), frozenset(entry.get("weak") or ()))
+            for intent, entry in data.items()
+        })
 
 
 def build_lexicon(
@@ -183,6 +201,7 @@ def build_lexicon(
     topical: Iterable[str] | None = None,
     min_ratio: float = 2.0,
     max_common_logprob: float = -8.5,
+    weak_word_logprob: float = -11.0,
     logprobs: Mapping[str, float] | None = None,
 ) -> ScopeLexicon:
     """Learn each gated intent's evidence words from ``(intent, tokens)`` training examples.
@@ -192,7 +211,8 @@ def build_lexicon(
     (the out-of-scope intent never is). ``topical`` intents (None: every gated intent) also
     lose the words common in everyday English. A word stays evidence for an intent when the
     share of that intent's examples containing it is at least ``min_ratio`` times the share
-    of out-of-scope examples containing it.
+    of out-of-scope examples containing it. A topical intent's evidence words more common in
+    English than ``weak_word_logprob`` are also its *weak* words.
     """
     skip = set(exempt) | {out_of_scope_intent}
     doc_freq: dict[str, Counter] = defaultdict(Counter)
@@ -223,5 +243,8 @@ def build_lexicon(
             form for family in families[intent] if family[-1] in passing for form in family
             if form in passing
         )
-        evidence[intent] = IntentWords(words)
+        weak = frozenset() if keep_common else frozenset(
+            word for word in words if probs.get(word, UNKNOWN_LOGPROB) > weak_word_logprob
+        )
+        evidence[intent] = IntentWords(words, weak)
     return ScopeLexicon(evidence)

@@ -7,20 +7,26 @@ evidence words from the training examples (bot/nlp/scope_lexicon.py). For each m
   contains none of that intent's evidence words: the intent becomes ``out_of_scope`` with
   confidence 1.0, so the visitor gets the honest "I can only help with…" reply instead of a
   confident answer to a question nobody asked;
+* the only evidence is one *weak* word (an everyday word such as "stress" or "depression") and
+  the classifier's confidence is below ``weak_evidence_confidence``: ``out_of_scope`` too
+  ("how do I stress test my PC" is not about the HPA axis);
 * the intent is ``nlu_fallback`` (the classifier was unsure) and the best intent of the ranking
   is gated and has no evidence either: ``out_of_scope`` too, so that a question about boiling
   eggs is not met with "did you mean diet or IBS?";
 * otherwise the message is left alone.
 
-Either way the parse result carries ``scope_gate: {intent, evidence}``: the intent the
-classifier chose and the evidence words found, for staff reviewing conversations. Typed
-``/intent`` payloads (buttons) are left to Rasa. Intents in ``exempt_intents`` are never gated:
-crisis (CrisisGuard and the classifier decide it), and the answers a form collects (a name, a
-yes, a cancel). CrisisGuard runs after this component and can still make any message a crisis.
+Either way the parse result carries ``scope_gate: {intent, evidence, weak}``: the intent the
+classifier chose, the evidence words found and whether they were weak, for staff reviewing
+conversations. Typed ``/intent`` payloads (buttons) are left to Rasa. Intents in
+``exempt_intents`` are never gated: crisis (CrisisGuard and the classifier decide it), and the
+answers a form collects (a name, a yes, a cancel). CrisisGuard runs after this component and
+can still make any message a crisis.
 """
 
 from __future__ import annotations
 
+import hashlib
+import inspect
 import json
 import logging
 from typing import Any
@@ -42,6 +48,7 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
+from bot.nlp import scope_lexicon
 from bot.nlp.scope_lexicon import ScopeLexicon, build_lexicon
 
 logger = logging.getLogger(__name__)
@@ -70,6 +77,8 @@ class ScopeGate(GraphComponent, IntentClassifier):
             "everyday_intents": ["greet", "goodbye", "thanks", "help", "bot_challenge"],
             "min_ratio": 2.0,
             "max_common_logprob": -8.5,
+            "weak_word_logprob": -11.0,
+            "weak_evidence_confidence": 0.8,
         }
 
     def __init__(
@@ -81,9 +90,15 @@ class ScopeGate(GraphComponent, IntentClassifier):
     ) -> None:
         self._config = {**self.get_default_config(), **config}
         self._out_of_scope = str(self._config["out_of_scope_intent"])
+        self._weak_confidence = float(self._config["weak_evidence_confidence"])
         self._model_storage = model_storage
         self._resource = resource
         self._lexicon = lexicon or ScopeLexicon({})
+
+    @classmethod
+    def fingerprint_addon(cls, config: dict[str, Any]) -> str | None:
+        """Retrain when the lexicon code changes (Rasa fingerprints only this class's source)."""
+        return hashlib.sha256(inspect.getsource(scope_lexicon).encode()).hexdigest()
 
     @classmethod
     def create(
@@ -111,6 +126,7 @@ class ScopeGate(GraphComponent, IntentClassifier):
             topical=sorted(intents - everyday),
             min_ratio=float(self._config["min_ratio"]),
             max_common_logprob=float(self._config["max_common_logprob"]),
+            weak_word_logprob=float(self._config["weak_word_logprob"]),
         )
         with self._model_storage.write_to(self._resource) as directory:
             (directory / LEXICON_FILE).write_text(
@@ -142,27 +158,34 @@ class ScopeGate(GraphComponent, IntentClassifier):
             text = message.get(TEXT)
             if not isinstance(text, str) or not text.strip() or text.lstrip().startswith("/"):
                 continue
-            intent = self._intent_to_check(message)
-            if not self._lexicon.gated(intent):
+            intent, confidence = self._intent_to_check(message)
+            if intent is None or not self._lexicon.gated(intent):
                 continue
-            assert intent is not None
             evidence = self._lexicon.evidence_in(intent, _token_forms(message))
-            message.set(GATE_KEY, {"intent": intent, "evidence": evidence}, add_to_output=True)
-            if not evidence:
+            weak = bool(evidence) and self._lexicon.is_weak(intent, evidence)
+            message.set(
+                GATE_KEY, {"intent": intent, "evidence": evidence, "weak": weak}, add_to_output=True
+            )
+            if not evidence or (weak and confidence < self._weak_confidence):
                 self._reject(message)
-                logger.debug("scope gate: no evidence for %s, out of scope", intent)
+                logger.debug("scope gate: no or weak evidence for %s, out of scope", intent)
         return messages
 
     @staticmethod
-    def _intent_to_check(message: Message) -> str | None:
+    def _intent_to_check(message: Message) -> tuple[str | None, float]:
+        """The classifier's intent (the best real one under ``nlu_fallback``), its confidence."""
         intent = message.get(INTENT) or {}
-        name = intent.get(INTENT_NAME_KEY) if isinstance(intent, dict) else None
-        if name != DEFAULT_NLU_FALLBACK_INTENT_NAME:
-            return name
-        for entry in message.get(INTENT_RANKING_KEY) or []:
-            if entry.get(INTENT_NAME_KEY) != DEFAULT_NLU_FALLBACK_INTENT_NAME:
-                return entry.get(INTENT_NAME_KEY)
-        return None
+        if not isinstance(intent, dict):
+            return None, 0.0
+        candidates = [intent]
+        if intent.get(INTENT_NAME_KEY) == DEFAULT_NLU_FALLBACK_INTENT_NAME:
+            candidates = [
+                entry for entry in message.get(INTENT_RANKING_KEY) or []
+                if entry.get(INTENT_NAME_KEY) != DEFAULT_NLU_FALLBACK_INTENT_NAME
+            ][:1]
+        for entry in candidates:
+            return entry.get(INTENT_NAME_KEY), float(entry.get(PREDICTED_CONFIDENCE_KEY) or 0.0)
+        return None, 0.0
 
     def _reject(self, message: Message) -> None:
         rejected = {INTENT_NAME_KEY: self._out_of_scope, PREDICTED_CONFIDENCE_KEY: 1.0}

@@ -22,13 +22,15 @@ from bot.nlp.scope_lexicon import ScopeLexicon, build_lexicon
 from bot.rasa_components.scope_gate import GATE_KEY, ScopeGate
 
 # Word log-probabilities as in everyday English: "long" and "hi" are common, the rest rare.
-LOGPROBS = {"long": -7.5, "hi": -8.0, "hello": -9.0, "boil": -11.9, "egg": -10.5}
+LOGPROBS = {"long": -7.5, "hi": -8.0, "hello": -9.0, "boil": -11.9, "egg": -10.5,
+            "stress": -10.4, "gut": -11.5}
 
 TRAINING = {
     "diet": ["can diet change my gut bacteria", "how long until food changes the microbiome",
              "does eating fibre feed gut bacteria"],
     "scfa": ["what is butyrate", "what are short chain fatty acids"],
     "sources": ["who wrote the article", "where does this research come from"],
+    "stress_harms_gut": ["how does stress damage the gut", "can stress hurt my digestion"],
     "greet": ["hi", "hello there"],
     "bot_challenge": ["are you an ai", "am i talking to a bot"],
     "inform": ["my name is Ana"],
@@ -50,11 +52,12 @@ def forms(nlp: Language, text: str) -> list[tuple[str, str]]:
 def lexicon(nlp: Language) -> ScopeLexicon:
     examples = [(intent, forms(nlp, text)) for intent, texts in TRAINING.items() for text in texts]
     return build_lexicon(examples, "out_of_scope", exempt=["inform"],
-                         topical=["diet", "scfa", "sources"], logprobs=LOGPROBS)
+                         topical=["diet", "scfa", "sources", "stress_harms_gut"],
+                         logprobs=LOGPROBS)
 
 
 def test_topic_words_are_evidence_and_generic_ones_are_not(lexicon: ScopeLexicon) -> None:
-    diet = set(lexicon.to_dict()["diet"])
+    diet = set(lexicon.to_dict()["diet"]["words"])
     assert {"gut", "bacteria", "microbiome", "fibre", "diet"} <= diet
     assert "long" not in diet  # common English, and in the out-of-scope examples too
     assert "chicken" not in diet
@@ -73,15 +76,15 @@ def test_small_talk_keeps_its_common_words(lexicon: ScopeLexicon, nlp: Language)
 def test_words_typical_of_out_of_scope_examples_are_dropped(lexicon: ScopeLexicon) -> None:
     # "write" is in 1 of 2 sources examples but also in 1 of 4 out-of-scope ones: ratio 2 kept;
     # a stricter ratio drops it.
-    assert "write" in lexicon.to_dict()["sources"]
+    assert "write" in lexicon.to_dict()["sources"]["words"]
 
 
 def test_a_stricter_ratio_drops_shared_words(nlp: Language) -> None:
     examples = [(intent, forms(nlp, text)) for intent, texts in TRAINING.items() for text in texts]
     strict = build_lexicon(examples, "out_of_scope", exempt=["inform"], min_ratio=3.0,
                            logprobs=LOGPROBS)
-    assert "write" not in strict.to_dict()["sources"]
-    assert "article" in strict.to_dict()["sources"]
+    assert "write" not in strict.to_dict()["sources"]["words"]
+    assert "article" in strict.to_dict()["sources"]["words"]
 
 
 def test_lemmas_and_typos_match(lexicon: ScopeLexicon, nlp: Language) -> None:
@@ -103,6 +106,15 @@ def test_a_word_whose_lemma_is_a_stop_word_still_counts(
 
 def test_short_words_need_an_exact_match(lexicon: ScopeLexicon, nlp: Language) -> None:
     assert lexicon.evidence_in("diet", forms(nlp, "the gum")) == []  # "gut" is 3 letters
+
+
+def test_one_everyday_word_is_weak_evidence(lexicon: ScopeLexicon) -> None:
+    assert lexicon.to_dict()["stress_harms_gut"]["weak"] == ["stress"]
+    assert lexicon.is_weak("stress_harms_gut", ["stress"])
+    assert lexicon.is_weak("stress_harms_gut", ["stress", "stress"])
+    assert not lexicon.is_weak("stress_harms_gut", ["stress", "gut"])
+    assert not lexicon.is_weak("stress_harms_gut", ["digestion"])
+    assert lexicon.to_dict()["greet"]["weak"] == []  # small talk is all everyday words
 
 
 def test_huge_input_is_checked_quickly(lexicon: ScopeLexicon, nlp: Language) -> None:
@@ -155,14 +167,15 @@ def test_a_confident_topic_without_evidence_becomes_out_of_scope(
     trained_gate.process([msg])
     assert msg.get(INTENT) == {"name": "out_of_scope", "confidence": 1.0}
     assert [r["name"] for r in msg.get(INTENT_RANKING_KEY)] == ["out_of_scope", "diet", "scfa"]
-    assert msg.as_dict(only_output_properties=True)[GATE_KEY] == {"intent": "diet", "evidence": []}
+    assert msg.as_dict(only_output_properties=True)[GATE_KEY] == {
+        "intent": "diet", "evidence": [], "weak": False}
 
 
 def test_a_topic_with_evidence_is_left_alone(trained_gate: ScopeGate, nlp: Language) -> None:
     msg = predicted(nlp, "Can kimchi change my gut bacteria?", [("diet", 0.9), ("scfa", 0.1)])
     trained_gate.process([msg])
     assert msg.get(INTENT) == {"name": "diet", "confidence": 0.9}
-    assert msg.get(GATE_KEY) == {"intent": "diet", "evidence": ["gut", "bacteria"]}
+    assert msg.get(GATE_KEY) == {"intent": "diet", "evidence": ["gut", "bacteria"], "weak": False}
 
 
 def test_an_unsure_guess_without_evidence_is_not_offered_as_a_choice(
@@ -175,6 +188,17 @@ def test_an_unsure_guess_without_evidence_is_not_offered_as_a_choice(
     kept = predicted(nlp, "butyrate fibre", [("nlu_fallback", 0.4), ("scfa", 0.35), ("diet", 0.3)])
     trained_gate.process([kept])
     assert kept.get(INTENT)["name"] == "nlu_fallback"
+
+
+def test_weak_evidence_needs_a_confident_classifier(trained_gate: ScopeGate, nlp: Language) -> None:
+    unsure = predicted(nlp, "how do I stress test my PC", [("stress_harms_gut", 0.7), ("diet", 0.3)])
+    sure = predicted(nlp, "does stress matter?", [("stress_harms_gut", 0.95), ("diet", 0.05)])
+    strong = predicted(nlp, "stress and my gut", [("stress_harms_gut", 0.5), ("diet", 0.3)])
+    trained_gate.process([unsure, sure, strong])
+    assert unsure.get(INTENT)["name"] == "out_of_scope"
+    assert unsure.get(GATE_KEY) == {"intent": "stress_harms_gut", "evidence": ["stress"], "weak": True}
+    assert sure.get(INTENT)["name"] == "stress_harms_gut"
+    assert strong.get(INTENT)["name"] == "stress_harms_gut"
 
 
 def test_form_answers_and_button_payloads_are_not_gated(
