@@ -55,6 +55,21 @@ def test_unrelated_question_is_out_of_scope(assistant: Assistant) -> None:
     assert "I can only help" in Assistant.text(messages)
 
 
+@pytest.mark.parametrize(
+    "text",
+    ["how long should I boil an egg?", "can you recommend a plumber in Red Deer",
+     "what's 15% of 80?", "who painted the Mona Lisa"],
+)
+def test_everyday_questions_get_the_honest_reply(assistant: Assistant, text: str) -> None:
+    # None of these shares a word with any topic: the scope gate answers them whatever the
+    # classifier guessed, with suggestions instead of a confident wrong answer.
+    messages = assistant.send("everyday", text)
+    assert Assistant.topic(messages) == "out_of_scope", Assistant.text(messages)
+    assert "I can only help" in Assistant.text(messages)
+    payloads = [b["payload"] for m in messages for b in m.get("buttons", [])]
+    assert "/book_appointment" in payloads
+
+
 def test_crisis_gets_resources(assistant: Assistant) -> None:
     messages = assistant.send("crisis-user", "i don't want to live anymore")
     custom = Assistant.custom(messages)
