@@ -58,7 +58,7 @@ def test_unrelated_question_is_out_of_scope(assistant: Assistant) -> None:
 @pytest.mark.parametrize(
     "text",
     ["how long should I boil an egg?", "can you recommend a plumber in Red Deer",
-     "what's 15% of 80?", "who painted the Mona Lisa"],
+     "how many ounces are in a pound", "which planet has the most moons"],
 )
 def test_everyday_questions_get_the_honest_reply(assistant: Assistant, text: str) -> None:
     # None of these shares a word with any topic: the scope gate answers them whatever the

@@ -156,15 +156,16 @@ def test_labels_that_would_leak_the_held_out_set_or_contradict_the_data_are_refu
     held_out = tracker.user("h", "what is the gut brain axis", "gut_brain_axis", 0.4)
     with pytest.raises(training_data.DataConflict, match="held-out"):
         changes.label(project, STAFF, [held_out], "gut_brain_axis")
-    first_set = {training_data.normalise(text)
-                 for text, _ in read_nlu_examples(project.holdout_dir / "nlu_holdout.yml")}
-    fresh_text, fresh_intent = next(
-        (text, intent) for text, intent in read_nlu_examples(project.holdout_dir / "fresh" / "nlu_fresh.yml")
-        if training_data.normalise(text) not in first_set)
-    fresh = tracker.user("f", fresh_text, fresh_intent, 0.4)
-    with pytest.raises(training_data.DataConflict, match="held-out"):
-        changes.label(project, STAFF, [fresh], fresh_intent)
-    taught = tracker.user("t", "gut brain axis?", "gut_brain_axis", 0.4)
+    seen = {training_data.normalise(text)
+            for text, _ in read_nlu_examples(project.holdout_dir / "nlu_holdout.yml")}
+    for later_set in ("fresh/nlu_fresh.yml", "third/nlu_third.yml"):  # in subfolders too
+        examples = read_nlu_examples(project.holdout_dir / later_set)
+        text, intent = next((t, i) for t, i in examples if training_data.normalise(t) not in seen)
+        seen |= {training_data.normalise(t) for t, _ in examples}
+        message = tracker.user("f", text, intent, 0.4)
+        with pytest.raises(training_data.DataConflict, match="held-out"):
+            changes.label(project, STAFF, [message], intent)
+    taught = tracker.user("t", "define gut brain axis", "gut_brain_axis", 0.4)
     with pytest.raises(training_data.DataConflict, match="already taught as 'gut_brain_axis'"):
         changes.label(project, STAFF, [taught], "diet")
     with pytest.raises(ValueError, match="not a topic"):
