@@ -174,6 +174,11 @@ class ScopeLexicon:
                 found.append(hit)
         return found
 
+    @staticmethod
+    def has_content(tokens: Iterable[Sequence[str]]) -> bool:
+        """Whether a message has any content word at all ("what can you do" has none)."""
+        return any(_content_forms(forms) for forms in islice(tokens, MAX_TOKENS))
+
     def is_weak(self, intent: str, evidence: Sequence[str]) -> bool:
         """Whether the only evidence is one everyday word ("depression", "stress", "diet")."""
         words = self.evidence.get(intent)

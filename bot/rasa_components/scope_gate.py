@@ -13,7 +13,8 @@ evidence words from the training examples (bot/nlp/scope_lexicon.py). For each m
 * the intent is ``nlu_fallback`` (the classifier was unsure) and the best intent of the ranking
   is gated and has no evidence either: ``out_of_scope`` too, so that a question about boiling
   eggs is not met with "did you mean diet or IBS?";
-* otherwise the message is left alone.
+* otherwise the message is left alone; so is small talk made of stop words only ("what can
+  you do", "who are you"): there is no word to judge it by.
 
 Either way the parse result carries ``scope_gate: {intent, evidence, weak}``: the intent the
 classifier chose, the evidence words found and whether they were weak, for staff reviewing
@@ -91,6 +92,7 @@ class ScopeGate(GraphComponent, IntentClassifier):
         self._config = {**self.get_default_config(), **config}
         self._out_of_scope = str(self._config["out_of_scope_intent"])
         self._weak_confidence = float(self._config["weak_evidence_confidence"])
+        self._everyday = frozenset(self._config["everyday_intents"])
         self._model_storage = model_storage
         self._resource = resource
         self._lexicon = lexicon or ScopeLexicon({})
@@ -118,12 +120,11 @@ class ScopeGate(GraphComponent, IntentClassifier):
             for example in training_data.intent_examples
         ]
         intents = {intent for intent, _ in examples}
-        everyday = set(self._config["everyday_intents"])
         self._lexicon = build_lexicon(
             examples,
             out_of_scope_intent=self._out_of_scope,
             exempt=self._config["exempt_intents"],
-            topical=sorted(intents - everyday),
+            topical=sorted(intents - self._everyday),
             min_ratio=float(self._config["min_ratio"]),
             max_common_logprob=float(self._config["max_common_logprob"]),
             weak_word_logprob=float(self._config["weak_word_logprob"]),
@@ -161,11 +162,14 @@ class ScopeGate(GraphComponent, IntentClassifier):
             intent, confidence = self._intent_to_check(message)
             if intent is None or not self._lexicon.gated(intent):
                 continue
-            evidence = self._lexicon.evidence_in(intent, _token_forms(message))
+            tokens = _token_forms(message)
+            evidence = self._lexicon.evidence_in(intent, tokens)
             weak = bool(evidence) and self._lexicon.is_weak(intent, evidence)
             message.set(
                 GATE_KEY, {"intent": intent, "evidence": evidence, "weak": weak}, add_to_output=True
             )
+            if not evidence and intent in self._everyday and not self._lexicon.has_content(tokens):
+                continue
             if not evidence or (weak and confidence < self._weak_confidence):
                 self._reject(message)
                 logger.debug("scope gate: no or weak evidence for %s, out of scope", intent)

@@ -49,6 +49,12 @@ def test_greeting_says_what_the_assistant_is(assistant: Assistant) -> None:
     assert "automated assistant" in text and "not medical advice" in text and "911" in text
 
 
+@pytest.mark.parametrize("text", ["what can you do?", "What do you do"])
+def test_small_talk_of_stop_words_only_is_answered(assistant: Assistant, text: str) -> None:
+    # No content word to judge by: the scope gate leaves small talk to the classifier.
+    assert Assistant.topic(assistant.send("small-talk", text)) == "help"
+
+
 def test_unrelated_question_is_out_of_scope(assistant: Assistant) -> None:
     messages = assistant.send("oos", "what's the weather going to be in Calgary tomorrow?")
     assert Assistant.topic(messages) == "out_of_scope"

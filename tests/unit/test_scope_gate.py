@@ -201,6 +201,18 @@ def test_weak_evidence_needs_a_confident_classifier(trained_gate: ScopeGate, nlp
     assert strong.get(INTENT)["name"] == "stress_harms_gut"
 
 
+def test_small_talk_of_stop_words_only_is_left_to_the_classifier(
+    trained_gate: ScopeGate, nlp: Language
+) -> None:
+    stop_words = predicted(nlp, "what can you do", [("greet", 0.9), ("diet", 0.1)])
+    topic = predicted(nlp, "what can you do", [("diet", 0.9), ("greet", 0.1)])
+    content = predicted(nlp, "what's the capital of Peru", [("greet", 0.9), ("diet", 0.1)])
+    trained_gate.process([stop_words, topic, content])
+    assert stop_words.get(INTENT)["name"] == "greet"
+    assert topic.get(INTENT)["name"] == "out_of_scope"  # a topic answer needs a topic word
+    assert content.get(INTENT)["name"] == "out_of_scope"
+
+
 def test_form_answers_and_button_payloads_are_not_gated(
     trained_gate: ScopeGate, nlp: Language
 ) -> None:
