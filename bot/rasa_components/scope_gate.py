@@ -80,6 +80,9 @@ class ScopeGate(GraphComponent, IntentClassifier):
             "max_common_logprob": -8.5,
             "weak_word_logprob": -11.0,
             "weak_evidence_confidence": 0.8,
+            # A booking request worded with one everyday word ("can I book for next week")
+            # is worth taking: the cost of turning it away is a visitor who cannot book.
+            "weak_evidence_accepted_for": ["book_appointment"],
         }
 
     def __init__(
@@ -93,6 +96,7 @@ class ScopeGate(GraphComponent, IntentClassifier):
         self._out_of_scope = str(self._config["out_of_scope_intent"])
         self._weak_confidence = float(self._config["weak_evidence_confidence"])
         self._everyday = frozenset(self._config["everyday_intents"])
+        self._weak_accepted = frozenset(self._config["weak_evidence_accepted_for"])
         self._model_storage = model_storage
         self._resource = resource
         self._lexicon = lexicon or ScopeLexicon({})
@@ -164,7 +168,8 @@ class ScopeGate(GraphComponent, IntentClassifier):
                 continue
             tokens = _token_forms(message)
             evidence = self._lexicon.evidence_in(intent, tokens)
-            weak = bool(evidence) and self._lexicon.is_weak(intent, evidence)
+            weak = (bool(evidence) and intent not in self._weak_accepted
+                    and self._lexicon.is_weak(intent, evidence))
             message.set(
                 GATE_KEY, {"intent": intent, "evidence": evidence, "weak": weak}, add_to_output=True
             )

@@ -31,6 +31,7 @@ TRAINING = {
     "scfa": ["what is butyrate", "what are short chain fatty acids"],
     "sources": ["who wrote the article", "where does this research come from"],
     "stress_harms_gut": ["how does stress damage the gut", "can stress hurt my digestion"],
+    "book_appointment": ["book an appointment", "i want to book a visit", "appointment please"],
     "greet": ["hi", "hello there"],
     "bot_challenge": ["are you an ai", "am i talking to a bot"],
     "inform": ["my name is Ana"],
@@ -199,6 +200,15 @@ def test_weak_evidence_needs_a_confident_classifier(trained_gate: ScopeGate, nlp
     assert unsure.get(GATE_KEY) == {"intent": "stress_harms_gut", "evidence": ["stress"], "weak": True}
     assert sure.get(INTENT)["name"] == "stress_harms_gut"
     assert strong.get(INTENT)["name"] == "stress_harms_gut"
+
+
+def test_one_everyday_word_is_enough_to_ask_for_a_booking(
+    trained_gate: ScopeGate, nlp: Language
+) -> None:
+    msg = predicted(nlp, "can I book for next week", [("book_appointment", 0.6), ("diet", 0.4)])
+    trained_gate.process([msg])
+    assert msg.get(INTENT)["name"] == "book_appointment"
+    assert msg.get(GATE_KEY) == {"intent": "book_appointment", "evidence": ["book"], "weak": False}
 
 
 def test_small_talk_of_stop_words_only_is_left_to_the_classifier(
