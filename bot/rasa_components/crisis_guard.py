@@ -10,6 +10,8 @@ Placed last in the NLU pipeline (after FallbackClassifier). For each message it 
   ``crisis``: the intent becomes the best other intent of the ranking (``nlu_fallback`` with
   confidence 0.0 if there is none), ``crisis`` leaves the ranking and
   ``crisis_guard: {matched: false, reason: null, overruled: true}`` is added;
+* the classifier was unsure (``nlu_fallback``) but its best guess was ``crisis``: the intent
+  becomes ``crisis`` (reason ``unsure``): when in doubt, crisis resources, not "did you mean";
 * otherwise the message is left alone (paraphrases and typos stay the classifier's job).
 
 The spaCy pipeline is loaded lazily from the ``model`` setting (the directory built by
@@ -98,6 +100,8 @@ class CrisisGuard(GraphComponent, IntentClassifier):
                 self._force_crisis(message, result.reason)
             elif result.idiom and self._predicted_intent(message) == self._crisis_intent:
                 self._overrule_crisis(message)
+            elif self._unsure_but_crisis_first(message):
+                self._force_crisis(message, "unsure")
         return messages
 
     def analyse(self, text: str) -> CrisisResult:
@@ -128,6 +132,16 @@ class CrisisGuard(GraphComponent, IntentClassifier):
     def _predicted_intent(message: Message) -> str | None:
         intent = message.get(INTENT) or {}
         return intent.get(INTENT_NAME_KEY) if isinstance(intent, dict) else None
+
+    def _unsure_but_crisis_first(self, message: Message) -> bool:
+        if self._predicted_intent(message) != DEFAULT_NLU_FALLBACK_INTENT_NAME:
+            return False
+        guesses = [
+            entry.get(INTENT_NAME_KEY)
+            for entry in message.get(INTENT_RANKING_KEY) or []
+            if entry.get(INTENT_NAME_KEY) != DEFAULT_NLU_FALLBACK_INTENT_NAME
+        ]
+        return bool(guesses) and guesses[0] == self._crisis_intent
 
     def _force_crisis(self, message: Message, reason: str | None) -> None:
         crisis = {INTENT_NAME_KEY: self._crisis_intent, PREDICTED_CONFIDENCE_KEY: 1.0}

@@ -71,6 +71,17 @@ def test_crisis_phrase_without_any_classifier(guard: CrisisGuard) -> None:
     assert msg.get(INTENT_RANKING_KEY) == [{"name": "crisis", "confidence": 1.0}]
 
 
+def test_an_unsure_classifier_whose_best_guess_is_crisis_gives_crisis(guard: CrisisGuard) -> None:
+    msg = message("i've been putting my tablets aside for weeks",
+                  [("nlu_fallback", 0.3), ("crisis", 0.48), ("personal_advice", 0.41)])
+    guard.process([msg])
+    assert msg.get(INTENT) == {"name": "crisis", "confidence": 1.0}
+    assert msg.get(GUARD_KEY) == {"matched": True, "reason": "unsure"}
+    other = message("hmm not sure", [("nlu_fallback", 0.3), ("greet", 0.28), ("crisis", 0.25)])
+    guard.process([other])
+    assert other.get(INTENT)["name"] == "nlu_fallback"
+
+
 def test_idiom_overrules_a_crisis_prediction(guard: CrisisGuard) -> None:
     msg = message("this IBS is killing me", [("crisis", 0.7), ("ibs", 0.2), ("greet", 0.1)])
     guard.process([msg])
