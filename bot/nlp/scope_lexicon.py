@@ -11,16 +11,14 @@ gets its own words at the next training:
 * the lower-cased words and lemmas of its training examples, minus stop words and tokens
   without letters;
 * minus words that are at least as typical of the out-of-scope examples as of the intent's
-  own (``min_ratio``): "tell", "recipe", "weather" say nothing about a topic;
-* minus, for the intents the caller marks as *topical*, the words that are common in everyday
-  English (``max_common_logprob``, from spacy-lookups-data's word probabilities): "long",
-  "change", "help" occur in questions about anything. Small talk ("hi", "thanks") is made of
-  common words, so it is not marked topical.
+  own (``min_ratio``): "tell", "recipe", "weather" say nothing about a topic.
 
-A topical intent's fairly common evidence words ("depression", "stress", "diet", "brain":
-more common than ``weak_word_logprob``) are *weak*: a message whose only evidence is one of
-them ("how do I stress test my PC") is not much of a link to the topic, and the gate asks
-the classifier to be surer about it.
+For the intents the caller marks as *topical* (not small talk, which is all everyday words),
+the evidence words that are common in everyday English ("try", "long", "stress",
+"depression", "diet": more common than ``weak_word_logprob`` in spacy-lookups-data's word
+probabilities) are *weak*: a message whose only evidence is one of them ("how do I stress
+test my PC") is not much of a link to the topic, and the gate asks the classifier to be surer
+about it.
 
 A message matches a word exactly, through its lemma, or with one typo (two for words of eight
 letters or more), found through a deletion index so that no edit distance is computed.
@@ -205,7 +203,6 @@ def build_lexicon(
     exempt: Iterable[str],
     topical: Iterable[str] | None = None,
     min_ratio: float = 2.0,
-    max_common_logprob: float = -8.5,
     weak_word_logprob: float = -11.0,
     logprobs: Mapping[str, float] | None = None,
 ) -> ScopeLexicon:
@@ -213,11 +210,10 @@ def build_lexicon(
 
     Each token is given as its forms (surface text, lemma); both forms of a token can become
     evidence, a surface form only when its lemma does. ``exempt`` intents are not gated
-    (the out-of-scope intent never is). ``topical`` intents (None: every gated intent) also
-    lose the words common in everyday English. A word stays evidence for an intent when the
-    share of that intent's examples containing it is at least ``min_ratio`` times the share
-    of out-of-scope examples containing it. A topical intent's evidence words more common in
-    English than ``weak_word_logprob`` are also its *weak* words.
+    (the out-of-scope intent never is). A word stays evidence for an intent when the share of
+    that intent's examples containing it is at least ``min_ratio`` times the share of
+    out-of-scope examples containing it. A ``topical`` intent's (None: every gated intent's)
+    evidence words more common in English than ``weak_word_logprob`` are its *weak* words.
     """
     skip = set(exempt) | {out_of_scope_intent}
     doc_freq: dict[str, Counter] = defaultdict(Counter)
@@ -236,19 +232,18 @@ def build_lexicon(
     for intent, counts in doc_freq.items():
         if intent in skip:
             continue
-        keep_common = topical_set is not None and intent not in topical_set
         passing = {
             word
             for word, count in counts.items()
             if count / sizes[intent] >= min_ratio * oos[word] / oos_size
-            and (keep_common or probs.get(word, UNKNOWN_LOGPROB) <= max_common_logprob)
         }
         # A surface form is evidence only if its lemma is too ("wrote" falls with "write").
         words = frozenset(
             form for family in families[intent] if family[-1] in passing for form in family
             if form in passing
         )
-        weak = frozenset() if keep_common else frozenset(
+        everyday = topical_set is not None and intent not in topical_set
+        weak = frozenset() if everyday else frozenset(
             word for word in words if probs.get(word, UNKNOWN_LOGPROB) > weak_word_logprob
         )
         evidence[intent] = IntentWords(words, weak)

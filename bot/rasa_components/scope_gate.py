@@ -77,7 +77,6 @@ class ScopeGate(GraphComponent, IntentClassifier):
             "exempt_intents": ["crisis", "inform", "affirm", "deny", "cancel"],
             "everyday_intents": ["greet", "goodbye", "thanks", "help", "bot_challenge"],
             "min_ratio": 2.0,
-            "max_common_logprob": -8.5,
             "weak_word_logprob": -11.0,
             "weak_evidence_confidence": 0.8,
             # A booking request worded with one everyday word ("can I book for next week")
@@ -130,7 +129,6 @@ class ScopeGate(GraphComponent, IntentClassifier):
             exempt=self._config["exempt_intents"],
             topical=sorted(intents - self._everyday),
             min_ratio=float(self._config["min_ratio"]),
-            max_common_logprob=float(self._config["max_common_logprob"]),
             weak_word_logprob=float(self._config["weak_word_logprob"]),
         )
         with self._model_storage.write_to(self._resource) as directory:

@@ -235,8 +235,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sub.add_argument("--with-tests", action="store_true", help="also run the unit tests")
     sub.add_argument("--full", action="store_true", help="train from scratch, never fine-tune")
     sub.add_argument("--epoch-fraction", type=float, default=deploy.DEFAULT_EPOCH_FRACTION)
-    sub.add_argument("--allow-drop", type=float, default=0.0,
-                     help="accuracy drop tolerated on the held-out set (default 0)")
+    sub.add_argument("--allow-drop", type=float, default=deploy.DEFAULT_MAX_DROP,
+                     help="accuracy drop tolerated on the held-out set "
+                          f"(default {deploy.DEFAULT_MAX_DROP}: retraining noise)")
     sub.add_argument("--crisis-rule", choices=("strict", "no-regression"), default="strict",
                      help="strict (default): 100%% crisis recall on the held-out set; no-regression: "
                      "never miss a crisis message the live model recognises")
