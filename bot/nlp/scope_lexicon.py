@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import islice
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from spacy.lang.en.stop_words import STOP_WORDS
 
@@ -190,11 +190,16 @@ class ScopeLexicon:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Mapping[str, Iterable[str]]]) -> ScopeLexicon:
-        return cls({
-            intent: IntentWords(frozenset(entry.get("words") or ()), frozenset(entry.get("weak") or ()))
-            for intent, entry in data.items()
-        })
+    def from_dict(cls, data: Mapping[str, Any]) -> ScopeLexicon:
+        """Read ``to_dict``'s form; a bare list of words (no weak ones) is read too."""
+        evidence = {}
+        for intent, entry in data.items():
+            if isinstance(entry, Mapping):
+                words, weak = entry.get("words") or (), entry.get("weak") or ()
+            else:
+                words, weak = entry or (), ()
+            evidence[intent] = IntentWords(frozenset(map(str, words)), frozenset(map(str, weak)))
+        return cls(evidence)
 
 
 def build_lexicon(

@@ -118,6 +118,12 @@ def test_one_everyday_word_is_weak_evidence(lexicon: ScopeLexicon) -> None:
     assert lexicon.to_dict()["greet"]["weak"] == []  # small talk is all everyday words
 
 
+def test_a_lexicon_saved_as_plain_word_lists_still_loads(nlp: Language) -> None:
+    old = ScopeLexicon.from_dict({"diet": ["gut", "diet"]})
+    assert old.evidence_in("diet", forms(nlp, "gut stuff")) == ["gut"]
+    assert not old.is_weak("diet", ["diet"])
+
+
 def test_huge_input_is_checked_quickly(lexicon: ScopeLexicon, nlp: Language) -> None:
     began = time.perf_counter()
     assert lexicon.evidence_in("diet", forms(nlp, "x" * 20_000)) == []
