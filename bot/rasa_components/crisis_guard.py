@@ -45,6 +45,7 @@ from spacy.language import Language
 
 from bot.nlp.crisis_matcher import FACTORY_NAME, CrisisMatcher, CrisisResult
 from bot.nlp.pipeline import DEFAULT_OUTPUT_DIR, build_pipeline, load_pipeline
+from bot.rasa_components.ranking import best_guess, put_first
 
 logger = logging.getLogger(__name__)
 
@@ -136,22 +137,10 @@ class CrisisGuard(GraphComponent, IntentClassifier):
     def _unsure_but_crisis_first(self, message: Message) -> bool:
         if self._predicted_intent(message) != DEFAULT_NLU_FALLBACK_INTENT_NAME:
             return False
-        guesses = [
-            entry.get(INTENT_NAME_KEY)
-            for entry in message.get(INTENT_RANKING_KEY) or []
-            if entry.get(INTENT_NAME_KEY) != DEFAULT_NLU_FALLBACK_INTENT_NAME
-        ]
-        return bool(guesses) and guesses[0] == self._crisis_intent
+        return (best_guess(message) or {}).get(INTENT_NAME_KEY) == self._crisis_intent
 
     def _force_crisis(self, message: Message, reason: str | None) -> None:
-        crisis = {INTENT_NAME_KEY: self._crisis_intent, PREDICTED_CONFIDENCE_KEY: 1.0}
-        ranking = [
-            entry
-            for entry in message.get(INTENT_RANKING_KEY) or []
-            if entry.get(INTENT_NAME_KEY) != self._crisis_intent
-        ]
-        message.set(INTENT, crisis, add_to_output=True)
-        message.set(INTENT_RANKING_KEY, [dict(crisis), *ranking], add_to_output=True)
+        put_first(message, self._crisis_intent)
         message.set(GUARD_KEY, {"matched": True, "reason": reason}, add_to_output=True)
         logger.info("crisis phrase matched (%s): intent set to %s", reason, self._crisis_intent)
 

@@ -42,7 +42,6 @@ from rasa.shared.constants import DEFAULT_NLU_FALLBACK_INTENT_NAME
 from rasa.shared.nlu.constants import (
     INTENT,
     INTENT_NAME_KEY,
-    INTENT_RANKING_KEY,
     PREDICTED_CONFIDENCE_KEY,
     TEXT,
 )
@@ -51,6 +50,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.nlp import scope_lexicon
 from bot.nlp.scope_lexicon import ScopeLexicon, build_lexicon
+from bot.rasa_components.ranking import best_guess, put_first
 
 logger = logging.getLogger(__name__)
 
@@ -184,22 +184,11 @@ class ScopeGate(GraphComponent, IntentClassifier):
         intent = message.get(INTENT) or {}
         if not isinstance(intent, dict):
             return None, 0.0
-        candidates = [intent]
-        if intent.get(INTENT_NAME_KEY) == DEFAULT_NLU_FALLBACK_INTENT_NAME:
-            candidates = [
-                entry for entry in message.get(INTENT_RANKING_KEY) or []
-                if entry.get(INTENT_NAME_KEY) != DEFAULT_NLU_FALLBACK_INTENT_NAME
-            ][:1]
-        for entry in candidates:
-            return entry.get(INTENT_NAME_KEY), float(entry.get(PREDICTED_CONFIDENCE_KEY) or 0.0)
-        return None, 0.0
+        unsure = intent.get(INTENT_NAME_KEY) == DEFAULT_NLU_FALLBACK_INTENT_NAME
+        entry = best_guess(message) if unsure else intent
+        if entry is None:
+            return None, 0.0
+        return entry.get(INTENT_NAME_KEY), float(entry.get(PREDICTED_CONFIDENCE_KEY) or 0.0)
 
     def _reject(self, message: Message) -> None:
-        rejected = {INTENT_NAME_KEY: self._out_of_scope, PREDICTED_CONFIDENCE_KEY: 1.0}
-        ranking = [
-            entry
-            for entry in message.get(INTENT_RANKING_KEY) or []
-            if entry.get(INTENT_NAME_KEY) != self._out_of_scope
-        ]
-        message.set(INTENT, rejected, add_to_output=True)
-        message.set(INTENT_RANKING_KEY, [dict(rejected), *ranking], add_to_output=True)
+        put_first(message, self._out_of_scope)
