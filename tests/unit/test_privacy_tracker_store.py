@@ -138,6 +138,37 @@ def test_details_are_masked_in_every_stored_row_once_the_request_is_stored(
     assert len(stored_rows(store, "booked")) == len(tracker.events) + 1
 
 
+def test_turns_read_back_and_saved_store_each_event_once(
+    store: StrictSQLTrackerStore, domain: Domain, tmp_path: Path
+) -> None:
+    """As the server does it: read the conversation, add a turn, save; seven times over."""
+    expected: List[Event] = []
+    for turn in turns()[:5]:
+        tracker = run(store.retrieve("server")) or DialogueStateTracker("server", domain.slots)
+        for event in turn:
+            tracker.update(event, domain)
+        expected.extend(turn)
+        run(store.save(tracker))
+        run(store.save(tracker))  # saving again with nothing new stores nothing
+    assert len(stored_rows(store, "server")) == len(expected)
+    restarted = StrictSQLTrackerStore(domain, dialect="sqlite", db=str(tmp_path / "t.db"))
+    again = run(restarted.retrieve("server"))
+    restarted.engine.dispose()
+    assert [e.as_dict()["event"] for e in again.events] == [e.as_dict()["event"] for e in expected]
+    assert again.get_slot("booking_contact") == EMAIL
+
+
+def test_a_sqlite_file_keeps_its_connection_open_between_turns(
+    store: StrictSQLTrackerStore, domain: Domain
+) -> None:
+    opened: List[object] = []
+    sa.event.listen(store.engine, "connect", lambda *_: opened.append(1))
+    for _ in range(3):
+        tracker = play(store, domain, "pooled", turns()[:1])
+        run(store.retrieve("pooled"))
+    assert tracker and len(opened) <= 1
+
+
 def test_the_erasure_flag_deletes_the_whole_conversation(
     store: StrictSQLTrackerStore, domain: Domain
 ) -> None:
@@ -173,6 +204,7 @@ def test_a_database_failure_fails_the_turn_instead_of_forgetting(
     _break(store, tmp_path)
     with pytest.raises(TrackerStoreUnavailable):
         run(wrapped.retrieve("known"))
+    tracker.update(said("are you there?", "greet"), domain)
     with pytest.raises(TrackerStoreUnavailable):
         run(wrapped.save(tracker))
     assert wrapped._fallback_tracker_store is None, "nothing was kept in memory"
@@ -199,6 +231,7 @@ def test_error_messages_carry_no_conversation_text(
     wrapped = Agent._create_tracker_store(store, domain)
     tracker = play(store, domain, "private", turns()[:2])
     _break(store, tmp_path)
+    tracker.update(said(f"I am {NAME}"), domain)
     with pytest.raises(TrackerStoreUnavailable) as raised:
         run(wrapped.save(tracker))
     assert raised.value.__cause__ is None and NAME not in str(raised.value)
