@@ -50,11 +50,13 @@ def holdout_examples(directory: Path = HOLDOUT_DIR) -> List[Tuple[str, str]]:
 # The held-out sets `make eval` scores, each written by someone who had not seen the training
 # data: the first with the project (2026-11-25), the fresh one after the first had been used
 # to tune (2026-11-26, tests/holdout/fresh/README.md), the third after both had
-# (2026-12-01, tests/holdout/third/README.md). Never train on any of them.
+# (2026-12-01, tests/holdout/third/README.md), the fourth after the third had (2026-12-01,
+# tests/holdout/fourth/README.md). Never train on any of them.
 HOLDOUT_SETS = {
     "first": HOLDOUT_DIR / "nlu_holdout.yml",
     "fresh": HOLDOUT_DIR / "fresh" / "nlu_fresh.yml",
     "third": HOLDOUT_DIR / "third" / "nlu_third.yml",
+    "fourth": HOLDOUT_DIR / "fourth" / "nlu_fourth.yml",
 }
 
 

@@ -158,7 +158,8 @@ def test_labels_that_would_leak_the_held_out_set_or_contradict_the_data_are_refu
         changes.label(project, STAFF, [held_out], "gut_brain_axis")
     seen = {training_data.normalise(text)
             for text, _ in read_nlu_examples(project.holdout_dir / "nlu_holdout.yml")}
-    for later_set in ("fresh/nlu_fresh.yml", "third/nlu_third.yml"):  # in subfolders too
+    for later_set in ("fresh/nlu_fresh.yml", "third/nlu_third.yml",
+                      "fourth/nlu_fourth.yml"):  # in subfolders too
         examples = read_nlu_examples(project.holdout_dir / later_set)
         text, intent = next((t, i) for t, i in examples if training_data.normalise(t) not in seen)
         seen |= {training_data.normalise(t) for t, _ in examples}
