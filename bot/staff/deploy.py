@@ -45,9 +45,12 @@ logger = logging.getLogger(__name__)
 FINETUNE, FULL, INITIAL = "finetune", "full", "initial"
 LIVE, RETIRED, ROLLED_BACK, REFUSED = "live", "retired", "rolled_back", "refused"
 DEFAULT_EPOCH_FRACTION = 0.5
-# Two trainings of the same data differ by a question or two of the 400 held-out ones (DIET's
-# randomness): a drop within that is not a step back. Measured 2026-12-01: 0.965 -> 0.963.
-DEFAULT_MAX_DROP = 0.005
+# Two trainings of the same data differ by a few of the 400 held-out questions (DIET's
+# randomness; TensorFlow is not bit-identical run to run even with one seed): a drop within
+# that is not a step back. Measured: 0.965 -> 0.963 (2026-12-01); 0.972 -> 0.967 for the same
+# config retrained, and 0.973 -> 0.965 for a fine-tune with examples only added (2026-12-02).
+# The crisis check is separate and stays strict.
+DEFAULT_MAX_DROP = 0.01
 SWAP_TIMEOUT = 600.0
 Progress = Callable[[str], None]
 
