@@ -45,7 +45,7 @@ from spacy.language import Language
 
 from bot.nlp.crisis_matcher import FACTORY_NAME, CrisisMatcher, CrisisResult
 from bot.nlp.pipeline import DEFAULT_OUTPUT_DIR, build_pipeline, load_pipeline
-from bot.rasa_components.ranking import best_guess, put_first
+from bot.rasa_components.ranking import best_guess, put_first, ranking_without
 
 logger = logging.getLogger(__name__)
 
@@ -145,11 +145,7 @@ class CrisisGuard(GraphComponent, IntentClassifier):
         logger.info("crisis phrase matched (%s): intent set to %s", reason, self._crisis_intent)
 
     def _overrule_crisis(self, message: Message) -> None:
-        ranking = [
-            entry
-            for entry in message.get(INTENT_RANKING_KEY) or []
-            if entry.get(INTENT_NAME_KEY) != self._crisis_intent
-        ]
+        ranking = ranking_without(message, self._crisis_intent)
         best = (
             dict(ranking[0])
             if ranking

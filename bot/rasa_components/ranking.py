@@ -14,16 +14,21 @@ from rasa.shared.nlu.constants import (
 from rasa.shared.nlu.training_data.message import Message
 
 
-def put_first(message: Message, name: str, confidence: float = 1.0) -> None:
-    """Make ``name`` the message's intent and the head of its ranking (no duplicate)."""
-    chosen = {INTENT_NAME_KEY: name, PREDICTED_CONFIDENCE_KEY: confidence}
-    ranking = [
+def ranking_without(message: Message, name: str) -> list[dict[str, Any]]:
+    """The message's intent ranking with ``name`` left out."""
+    return [
         entry
         for entry in message.get(INTENT_RANKING_KEY) or []
         if entry.get(INTENT_NAME_KEY) != name
     ]
+
+
+def put_first(message: Message, name: str, confidence: float = 1.0) -> None:
+    """Make ``name`` the message's intent and the head of its ranking (no duplicate)."""
+    chosen = {INTENT_NAME_KEY: name, PREDICTED_CONFIDENCE_KEY: confidence}
     message.set(INTENT, chosen, add_to_output=True)
-    message.set(INTENT_RANKING_KEY, [dict(chosen), *ranking], add_to_output=True)
+    message.set(INTENT_RANKING_KEY, [dict(chosen), *ranking_without(message, name)],
+                add_to_output=True)
 
 
 def best_guess(message: Message) -> dict[str, Any] | None:

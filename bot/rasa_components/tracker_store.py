@@ -168,12 +168,8 @@ class StrictSQLTrackerStore(SQLTrackerStore):
         """Keep a file database's connections open (an in-memory one is left as it is)."""
         if engine.url.database in (None, "", ":memory:"):
             return
-        engine.dispose()
-        self.engine = sa.create_engine(
-            engine.url, poolclass=sa.pool.QueuePool, pool_size=5,
-            connect_args={"check_same_thread": False},
-        )
-        self.sessionmaker = sessionmaker(bind=self.engine)
+        self._replace_engine(engine, poolclass=sa.pool.QueuePool, pool_size=5,
+                             connect_args={"check_same_thread": False})
 
     def _use_checked_connections(self, engine: Engine) -> None:
         url = engine.url
@@ -185,8 +181,12 @@ class StrictSQLTrackerStore(SQLTrackerStore):
                 int(os.environ.get("TRACKER_DB_CONNECT_TIMEOUT", DEFAULT_CONNECT_TIMEOUT)),
             )
             options["connect_args"] = connect_args
+        self._replace_engine(engine, pool_pre_ping=True, **options)
+
+    def _replace_engine(self, engine: Engine, **options: Any) -> None:
+        """Close Rasa's engine and use one made from the same URL with ``options``."""
         engine.dispose()
-        self.engine = sa.create_engine(url, pool_pre_ping=True, **options)
+        self.engine = sa.create_engine(engine.url, **options)
         self.sessionmaker = sessionmaker(bind=self.engine)
 
     async def retrieve(self, sender_id: Text) -> Optional[DialogueStateTracker]:
