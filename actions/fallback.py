@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping, Text
+from typing import Any, Dict, List, Mapping, Optional, Text
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
@@ -24,12 +24,17 @@ def suggestion_buttons(topics: Mapping[str, Topic], ids: List[str]) -> List[Dict
     return buttons
 
 
-def send_out_of_scope(dispatcher: CollectingDispatcher, topics: Mapping[str, Topic]) -> None:
+def send_out_of_scope(
+    dispatcher: CollectingDispatcher,
+    topics: Mapping[str, Topic],
+    tracker: Optional[Tracker] = None,
+) -> None:
     send(
         dispatcher,
         message("out_of_scope"),
         {"topic": OUT_OF_SCOPE},
         suggestion_buttons(topics, list(SUGGESTED_TOPICS)),
+        tracker,
     )
 
 
@@ -41,6 +46,15 @@ def clarification_candidates(
     return candidates if len(candidates) == 2 else []
 
 
+def understood_candidates(tracker: Tracker, topics: Mapping[str, Topic]) -> List[str]:
+    """The two close topics the classifier named (``understanding.clarify``), if both exist."""
+    understanding = tracker.latest_message.get("understanding") or {}
+    named = understanding.get("clarify") if isinstance(understanding, dict) else None
+    if isinstance(named, list) and len(named) == 2 and all(n in topics for n in named):
+        return [str(n) for n in named]
+    return []
+
+
 class ActionOutOfScope(Action):
     """Say honestly what the assistant can help with."""
 
@@ -50,7 +64,7 @@ class ActionOutOfScope(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
-        send_out_of_scope(dispatcher, all_topics())
+        send_out_of_scope(dispatcher, all_topics(), tracker)
         return []
 
 
@@ -64,15 +78,18 @@ class ActionClarify(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
         topics = all_topics()
-        minimum = float(get_settings().extra.get("clarify_min_confidence", 0.25))
-        candidates = clarification_candidates(ranked_intents(tracker), topics, minimum)
+        candidates = understood_candidates(tracker, topics)
         if not candidates:
-            send_out_of_scope(dispatcher, topics)
+            minimum = float(get_settings().extra.get("clarify_min_confidence", 0.25))
+            candidates = clarification_candidates(ranked_intents(tracker), topics, minimum)
+        if not candidates:
+            send_out_of_scope(dispatcher, topics, tracker)
             return []
         send(
             dispatcher,
             message("clarify"),
             {"topic": HELP, "clarify": candidates},
             suggestion_buttons(topics, candidates),
+            tracker,
         )
         return []

@@ -45,5 +45,5 @@ class ActionPersonalAdvice(Action):
         except Exception:  # the reply must not depend on the knowledge database
             guidance = None
         reply = personal_advice_reply(guidance)
-        send(dispatcher, reply["text"], reply["custom"], reply["buttons"])
+        send(dispatcher, reply["text"], reply["custom"], reply["buttons"], tracker)
         return []

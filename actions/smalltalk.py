@@ -7,7 +7,7 @@ from typing import Any, Dict, List, Text
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import latest_intent
+from actions.common import latest_intent, send_safety_line_once
 from bot.intents import SMALL_TALK
 from bot.settings import get_settings
 
@@ -24,5 +24,6 @@ class ActionSmallTalk(Action):
         intent = latest_intent(tracker)
         if intent not in SMALL_TALK:
             intent = "help"
+        send_safety_line_once(dispatcher, tracker)
         dispatcher.utter_message(response=f"utter_{intent}", **get_settings().template_values())
         return []

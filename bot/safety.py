@@ -27,6 +27,13 @@ def crisis_reply(settings: Optional[Settings] = None) -> Dict[str, Any]:
     }
 
 
+def safety_line(settings: Optional[Settings] = None) -> str:
+    """One line with the first two crisis lines, for uncertain signs of risk."""
+    settings = settings or get_settings()
+    lines = " or ".join(f"{r.name} ({r.phone})" for r in settings.crisis_resources[:2])
+    return message("crisis_safety_line", settings, crisis_lines=lines)
+
+
 def personal_advice_reply(
     guidance: Optional[Topic], settings: Optional[Settings] = None
 ) -> Dict[str, Any]:

@@ -5,133 +5,142 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import os
 import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 from bot.evaluation import metrics
-from bot.evaluation.holdout import HOLDOUT_SETS, idiom_examples, unseen_holdout_examples
+from bot.evaluation.holdout import (
+    CLINIC_SET,
+    HOLDOUT_SETS,
+    IDIOM_SETS,
+    idiom_examples,
+    read_follow_ups,
+    read_names,
+    unseen_holdout_examples,
+)
+from bot.evaluation.predict import Parser, intent_of
 from bot.settings import PROJECT_ROOT
 
 TOPIC_OF_INTENT = {"book_appointment": "booking"}
 
 
-def _best_real_intent(parsed: Dict) -> Tuple[str, float]:
-    """The classifier's top intent other than the fallback (and the scope gate's verdict)."""
-    gate = parsed.get("scope_gate")
-    if isinstance(gate, dict) and gate.get("intent"):
-        # The gate put out_of_scope on top: what it overruled is the classifier's choice.
-        ranking = [r for r in parsed.get("intent_ranking") or [] if r.get("name") == gate["intent"]]
-        if ranking:
-            return str(gate["intent"]), float(ranking[0].get("confidence") or 0.0)
-    for item in parsed.get("intent_ranking") or [parsed.get("intent") or {}]:
-        if item.get("name") and item["name"] != "nlu_fallback":
-            return str(item["name"]), float(item.get("confidence") or 0.0)
-    return "nlu_fallback", 0.0
+def _weak(parsed: Dict) -> bool:
+    """Whether the message got the one-line safety notice (weak signs of risk)."""
+    guard = parsed.get("crisis_guard") or {}
+    return isinstance(guard, dict) and bool(guard.get("weak"))
 
 
-def _gated(parsed: Dict) -> bool:
-    """Whether the scope gate turned the message away (no or only weak evidence)."""
-    # The gate records only intents it checks, never out_of_scope itself: if the message
-    # ends up out of scope, the gate put it there.
-    gate = parsed.get("scope_gate")
-    return isinstance(gate, dict) and (parsed.get("intent") or {}).get("name") == "out_of_scope"
+def _far(parsed: Dict) -> bool:
+    """Whether the message was turned away for being far from every intent's examples."""
+    return (intent_of(parsed) == "out_of_scope"
+            and (parsed.get("intent_ranking") or [{}])[0].get("name") != "out_of_scope")
 
 
-async def _predict(
-    model: Path, texts: List[str]
-) -> Tuple[List[str], List[Tuple[str, float]], List[bool], float]:
-    from rasa.core.agent import Agent
-    from rasa.utils.log_utils import configure_structlog
-
-    # Rasa's structured log prints every parsed text at debug level: keep the report readable.
-    configure_structlog(logging.WARNING)
-    agent = Agent.load(str(model))
-    guesses, best, gated = [], [], []
-    began = time.perf_counter()
-    for text in texts:
-        parsed = await agent.parse_message(text)
-        guesses.append(str((parsed.get("intent") or {}).get("name")))
-        best.append(_best_real_intent(parsed))
-        gated.append(_gated(parsed))
-    return guesses, best, gated, (time.perf_counter() - began) * 1000 / max(1, len(texts))
+def crisis_lines(pairs: List[Tuple[str, str]], weak: int, others: int) -> Dict[str, object]:
+    hit, crisis_total = metrics.crisis_recall(pairs)
+    fc, other_total = metrics.false_crisis(pairs)
+    print(f"crisis recall               {hit}/{crisis_total}")
+    print(f"false crisis                {fc}/{other_total}")
+    print(f"safety line, not a crisis   {weak}/{others} (weak signs of risk: one line, then the reply)")
+    return {"crisis_recall": hit / crisis_total if crisis_total else None,
+            "crisis": f"{hit}/{crisis_total}", "false_crisis": f"{fc}/{other_total}",
+            "safety_line_not_crisis": f"{weak}/{others}"}
 
 
-def _at_threshold(guess: str, best: Tuple[str, float], gated: bool, threshold: float) -> str:
-    if guess == "crisis" or gated:  # the crisis guard and the scope gate do not move
-        return guess
-    return best[0] if best[1] >= threshold else "nlu_fallback"
-
-
-def threshold_sweep(
-    expected: List[str], guesses: List[str], best: List[Tuple[str, float]], gated: List[bool]
-) -> None:
-    """What other FallbackClassifier thresholds would give (ambiguity rule not applied)."""
-    print("\nthreshold  topic-acc  oos-false-accepts  (to tune config.yml's FallbackClassifier)")
-    for threshold in (0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7):
-        pairs = [(e, metrics.normalise_prediction(e, _at_threshold(g, b, t, threshold)))
-                 for e, g, b, t in zip(expected, guesses, best, gated)]
-        topic = [(e, g) for e, g in pairs if e not in {"out_of_scope", "crisis"}]
-        fa, total = metrics.out_of_scope_false_accepts(pairs)
-        print(f"  {threshold:.2f}     {metrics.accuracy(topic):.3f}      {fa}/{total}")
-
-
-def nlu_report(model: Path, holdout: Path) -> Dict[str, object]:
+def nlu_report(parser: Parser, holdout: Path, idioms_path: Optional[Path]) -> Dict[str, object]:
     examples, dropped = unseen_holdout_examples(holdout)
-    idioms = idiom_examples()
+    idioms = idiom_examples(idioms_path) if idioms_path else []
     texts = [t for t, _ in examples] + [t for t, _ in idioms]
-    guesses, best, gated, ms_per_parse = asyncio.run(_predict(model, texts))
+    parses, ms_per_parse = asyncio.run(parser.parse_all(texts))
+    guesses = [intent_of(p) for p in parses]
     pairs = [(e, metrics.normalise_prediction(e, g))
              for (_, e), g in zip(examples, guesses[: len(examples)])]
-    idiom_pairs = [(e, g) for (_, e), g in zip(idioms, guesses[len(examples):])]
+    idiom_pairs = [(e, metrics.normalise_prediction(e, g))
+                   for (_, e), g in zip(idioms, guesses[len(examples):])]
     scores = metrics.per_label_scores(pairs)
     print(f"\nHeld-out set: {len(examples)} messages ({holdout.relative_to(PROJECT_ROOT)}); "
           f"{dropped} more are also in the training data and are not scored")
     print(f"{'topic':26s} {'prec':>6s} {'recall':>6s} {'f1':>6s} {'n':>4s}")
-    for label, s in scores.items():
+    for label, sc in scores.items():
         topic = TOPIC_OF_INTENT.get(label, label)
-        print(f"{topic:26s} {s.precision:6.2f} {s.recall:6.2f} {s.f1:6.2f} {s.support:4d}")
+        print(f"{topic:26s} {sc.precision:6.2f} {sc.recall:6.2f} {sc.f1:6.2f} {sc.support:4d}")
     topic_pairs = [(e, g) for e, g in pairs if e not in {"out_of_scope", "crisis"}]
     fa, oos_total = metrics.out_of_scope_false_accepts(pairs)
-    hit, crisis_total = metrics.crisis_recall(pairs)
-    fc, other_total = metrics.false_crisis(pairs + idiom_pairs)
     advice = [(e, g) for e, g in pairs if e == "personal_advice"]
-    idiom_ok = sum(g != "crisis" for _, g in idiom_pairs)
-    summary = {
+    far = sum(_far(p) and e != "out_of_scope"
+              for p, (_, e) in zip(parses[: len(examples)], examples))
+    summary: Dict[str, object] = {
         "overall_accuracy": metrics.accuracy(pairs),
         "topic_accuracy": metrics.accuracy(topic_pairs),
         "out_of_scope_false_accepts": fa / oos_total if oos_total else 0.0,
-        "crisis_recall": hit / crisis_total if crisis_total else 0.0,
-        "false_crisis_rate": fc / other_total if other_total else 0.0,
         "personal_advice_accuracy": metrics.accuracy(advice),
-        "idioms_not_crisis": f"{idiom_ok}/{len(idiom_pairs)}",
         "nlu_ms_per_message": ms_per_parse,
     }
     print(f"\noverall accuracy            {summary['overall_accuracy']:.3f}")
     print(f"topic accuracy (in scope)   {summary['topic_accuracy']:.3f}")
     print(f"out-of-scope false accepts  {fa}/{oos_total} = {summary['out_of_scope_false_accepts']:.3f}")
-    print(f"crisis recall               {hit}/{crisis_total} = {summary['crisis_recall']:.3f}")
-    print(f"false crisis elsewhere      {fc}/{other_total} = {summary['false_crisis_rate']:.3f}")
+    print(f"in scope, turned away as far from every intent: {far}")
+    weak = sum(_weak(p) for p, (_, e) in zip(parses, examples + idioms) if e != "crisis")
+    others = sum(e != "crisis" for _, e in examples + idioms)
+    summary.update(crisis_lines(pairs + idiom_pairs, weak, others))
     print(f"personal-advice accuracy    {summary['personal_advice_accuracy']:.3f}")
-    print(f"idioms not taken as crisis  {summary['idioms_not_crisis']}")
+    if idioms:
+        idiom_ok = sum(g != "crisis" for _, g in idiom_pairs)
+        summary["idioms_not_crisis"] = f"{idiom_ok}/{len(idiom_pairs)}"
+        summary["idiom_accuracy"] = metrics.accuracy(idiom_pairs)
+        print(f"idioms not taken as crisis  {idiom_ok}/{len(idiom_pairs)} "
+              f"(right intent {summary['idiom_accuracy']:.3f})")
     print(f"NLU parse time              {ms_per_parse:.1f} ms/message (in process)")
-    expected = [e for _, e in examples]
-    turned_away = Counter(e == "out_of_scope" for e, t in zip(expected, gated) if t)
-    summary["scope_gate_out_of_scope"] = turned_away[True]
-    summary["scope_gate_in_scope"] = turned_away[False]
-    print(f"scope gate turned away      {turned_away[True]} out-of-scope, "
-          f"{turned_away[False]} others (no or weak evidence for the classifier's intent)")
-    n = len(examples)
-    threshold_sweep(expected, guesses[:n], best[:n], gated[:n])
     mistakes = [(t, e, g) for (t, e), (_, g) in zip(examples, pairs) if e != g]
     return {"summary": summary, "mistakes": mistakes,
             "per_topic": {k: vars(v) for k, v in scores.items()}}
+
+
+def names_report(parser: Parser) -> Dict[str, object]:
+    """Names typed when the booking form asks for one: never a crisis, never a safety line."""
+    names = read_names()
+    if not names:
+        return {}
+
+    async def run() -> List[Dict]:
+        return [await parser.parse(n, requested_slot="booking_name") for n in names]
+
+    parses = asyncio.run(run())
+    cold, _ = asyncio.run(parser.parse_all(names))
+    crisis = sum(intent_of(p) == "crisis" for p in parses)
+    weak = sum(_weak(p) for p in parses)
+    cold_crisis = sum(intent_of(p) == "crisis" for p in cold)
+    print(f"\n=== names typed into the booking form ({len(names)}) ===")
+    print(f"taken as crisis in the form {crisis}/{len(names)}, safety line {weak}/{len(names)}; "
+          f"typed outside any form: crisis {cold_crisis}/{len(names)}")
+    return {"names": len(names), "crisis_in_form": crisis, "safety_line_in_form": weak,
+            "crisis_outside_form": cold_crisis}
+
+
+def follow_up_report(parser: Parser) -> Dict[str, object]:
+    """Two-turn conversations: the second message is answered against the first."""
+    items = read_follow_ups()
+    if not items:
+        return {}
+
+    async def run() -> List[Tuple[str, str]]:
+        results = []
+        for item in items:
+            first = await parser.parse(str(item["first"]))
+            second = await parser.parse(str(item["followup"]), previous=(str(item["first"]), first))
+            results.append((str(item["intent"]), intent_of(second)))
+        return results
+
+    pairs = asyncio.run(run())
+    right = sum(e == g for e, g in pairs)
+    print(f"\n=== follow-ups in context ({len(pairs)} two-turn conversations) ===")
+    print(f"answered with the right topic {right}/{len(pairs)} = {right / len(pairs):.3f}")
+    return {"follow_ups": f"{right}/{len(pairs)}", "follow_up_accuracy": right / len(pairs)}
 
 
 def rasa_images(model: Path, holdout: Path, out: Path) -> None:
@@ -141,6 +150,19 @@ def rasa_images(model: Path, holdout: Path, out: Path) -> None:
          str(holdout), "--out", str(out), "--quiet"],
         check=True, cwd=PROJECT_ROOT, env=dict(os.environ, RASA_TELEMETRY_ENABLED="false"),
     )
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def process_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
 
 
 def latency_report(model: Path, rates: List[float], seconds: float) -> Dict[str, object]:
@@ -158,18 +180,25 @@ def latency_report(model: Path, rates: List[float], seconds: float) -> Dict[str,
         )
         store.sync_topics(store.load_topics_file(), config.extra_env["DATABASE_URL"])
         began = time.monotonic()
-        serve.start(config)
+        pids = serve.start(config)
         started = time.monotonic() - began
         print(f"\nServers ready in {started:.1f} s. Open load over REST, 50 conversations, "
               f"{seconds:.0f} s per rate (SQLite tracker store, custom actions):")
         try:
             warm_up(config.rest_url)
+            cpu_before = process_cpu_seconds(pids["rasa"])
             results = sweep(config.rest_url, rates, seconds)
+            cpu = process_cpu_seconds(pids["rasa"]) - cpu_before
+            rss = process_rss_mb(pids["rasa"])
         finally:
             serve.stop(config)
+    sent = sum(r.sent for r in results)
+    cpu_ms = cpu * 1000 / max(1, sent)
+    print(f"Rasa process: {cpu_ms:.1f} ms CPU per message, {rss:.0f} MB resident after the runs")
     good = [r.rate for r in results if not r.errors and r.p95_ms <= 100]
     print(f"highest rate with p95 <= 100 ms: {max(good) if good else 'none'} msg/s")
     return {"start_seconds": started, "runs": [vars(r) for r in results],
+            "rasa_cpu_ms_per_message": cpu_ms, "rasa_rss_mb": rss,
             "highest_rate_p95_under_100ms": max(good) if good else None}
 
 
@@ -184,12 +213,19 @@ def main() -> int:
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     report: Dict[str, object] = {}
-    for name, holdout in HOLDOUT_SETS.items():
+    parser_ = Parser(str(args.model))
+    sets = {**HOLDOUT_SETS, "clinic": CLINIC_SET}
+    for name, holdout in sets.items():
+        if not holdout.exists():
+            print(f"\n=== {name} held-out set: {holdout} not found, skipped ===")
+            continue
         print(f"\n=== {name} held-out set ===")
-        report[f"nlu_{name}"] = nlu_report(args.model, holdout)
+        report[f"nlu_{name}"] = nlu_report(parser_, holdout, IDIOM_SETS.get(name))
         if not args.skip_images:
             rasa_images(args.model, holdout, args.out / f"nlu-{name}")
             print(f"confusion matrix and histogram: {args.out / f'nlu-{name}'}")
+    report["names"] = names_report(parser_)
+    report["follow_ups"] = follow_up_report(parser_)
     if not args.skip_load:
         rates = [float(r) for r in args.rates.split(",")]
         report["latency"] = latency_report(args.model, rates, args.seconds)

@@ -1,7 +1,7 @@
 """``CrisisGuard``: the deterministic crisis safety net the classifier cannot out-vote.
 
-Placed last in the NLU pipeline (after FallbackClassifier). For each message it runs the
-``crisis_matcher`` spaCy component (bot/nlp/crisis_matcher.py) on the text:
+Placed last in the NLU pipeline (after SemanticIntentClassifier). For each message it runs
+the ``crisis_matcher`` spaCy component (bot/nlp/crisis_matcher.py) on the text:
 
 * a crisis phrase matched: the intent becomes ``crisis`` with confidence 1.0, ``crisis`` is
   put first in ``intent_ranking`` and ``crisis_guard: {matched: true, reason: <kind>}`` is
@@ -10,8 +10,9 @@ Placed last in the NLU pipeline (after FallbackClassifier). For each message it 
   ``crisis``: the intent becomes the best other intent of the ranking (``nlu_fallback`` with
   confidence 0.0 if there is none), ``crisis`` leaves the ranking and
   ``crisis_guard: {matched: false, reason: null, overruled: true}`` is added;
-* the classifier was unsure (``nlu_fallback``) but its best guess was ``crisis``: the intent
-  becomes ``crisis`` (reason ``unsure``): when in doubt, crisis resources, not "did you mean";
+* the classifier gave a ``weak`` crisis signal (bot/nlp/understanding.py) and no idiom
+  explains it: the intent stays, and ``crisis_guard: {matched: false, weak: true}`` asks the
+  actions for one safety line before their reply (the booking form carries on);
 * otherwise the message is left alone (paraphrases and typos stay the classifier's job).
 
 The spaCy pipeline is loaded lazily from the ``model`` setting (the directory built by
@@ -45,11 +46,12 @@ from spacy.language import Language
 
 from bot.nlp.crisis_matcher import FACTORY_NAME, CrisisMatcher, CrisisResult
 from bot.nlp.pipeline import DEFAULT_OUTPUT_DIR, build_pipeline, load_pipeline
-from bot.rasa_components.ranking import best_guess, put_first, ranking_without
+from bot.rasa_components.ranking import put_first, ranking_without
 
 logger = logging.getLogger(__name__)
 
 GUARD_KEY = "crisis_guard"
+SIGNAL_KEY = "crisis_signal"  # set by SemanticIntentClassifier
 MODEL_KEY = "model"
 CRISIS_INTENT_KEY = "crisis_intent"
 
@@ -101,8 +103,11 @@ class CrisisGuard(GraphComponent, IntentClassifier):
                 self._force_crisis(message, result.reason)
             elif result.idiom and self._predicted_intent(message) == self._crisis_intent:
                 self._overrule_crisis(message)
-            elif self._unsure_but_crisis_first(message):
-                self._force_crisis(message, "unsure")
+            elif not result.idiom and self._predicted_intent(message) == self._crisis_intent:
+                message.set(GUARD_KEY, {"matched": True, "reason": "meaning"}, add_to_output=True)
+            elif not result.idiom and _signal_level(message) == "weak":
+                message.set(GUARD_KEY, {"matched": False, "reason": None, "weak": True},
+                            add_to_output=True)
         return messages
 
     def analyse(self, text: str) -> CrisisResult:
@@ -134,11 +139,6 @@ class CrisisGuard(GraphComponent, IntentClassifier):
         intent = message.get(INTENT) or {}
         return intent.get(INTENT_NAME_KEY) if isinstance(intent, dict) else None
 
-    def _unsure_but_crisis_first(self, message: Message) -> bool:
-        if self._predicted_intent(message) != DEFAULT_NLU_FALLBACK_INTENT_NAME:
-            return False
-        return (best_guess(message) or {}).get(INTENT_NAME_KEY) == self._crisis_intent
-
     def _force_crisis(self, message: Message, reason: str | None) -> None:
         put_first(message, self._crisis_intent)
         message.set(GUARD_KEY, {"matched": True, "reason": reason}, add_to_output=True)
@@ -157,6 +157,11 @@ class CrisisGuard(GraphComponent, IntentClassifier):
             GUARD_KEY, {"matched": False, "reason": None, "overruled": True}, add_to_output=True
         )
         logger.info("crisis prediction overruled by an idiom: intent set to %s", best[INTENT_NAME_KEY])
+
+
+def _signal_level(message: Message) -> str | None:
+    signal = message.get(SIGNAL_KEY) or {}
+    return signal.get("level") if isinstance(signal, dict) else None
 
 
 def _crisis_component(nlp: Language) -> CrisisMatcher:

@@ -80,15 +80,12 @@ def holdout_sha(directory: Path) -> str:
 
 def predict(model: Path, holdout_dir: Path) -> Evaluation:
     """In this process: load ``model`` and guess every held-out message."""
-    from bot.evaluation.__main__ import _predict
+    from bot.evaluation.predict import predict_intents
 
     examples = holdout_examples(holdout_dir)
-    idioms = idiom_examples(holdout_dir)
+    idioms = idiom_examples(holdout_dir / "not_crisis.yml")
     texts = [t for t, _ in examples] + [t for t, _ in idioms]
-    # the project's own prediction loop; its result starts with the intents and ends with
-    # the milliseconds per message (whatever it returns in between)
-    result = asyncio.run(_predict(model, texts))
-    guesses, ms = list(result[0]), float(result[-1])
+    guesses, ms = asyncio.run(predict_intents(model, texts))
     scored = [(t, e, metrics.normalise_prediction(e, g))
               for (t, e), g in zip(examples, guesses[: len(examples)])]
     idiom_scored = [(t, e, g) for (t, e), g in zip(idioms, guesses[len(examples):])]

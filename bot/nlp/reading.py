@@ -1,0 +1,73 @@
+"""How a message is read: sentences, the question among them, and follow-up cues.
+
+A visitor often writes a story and then the question ("I've had a rough year... anyway, do
+probiotics help?"). The story gives context, the question decides the topic, and any sentence
+can raise a crisis. Follow-ups ("which strains?", "and for depression?") only make sense with
+the previous question: the cues that mark one live in ``follow_ups.yml``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import yaml
+
+FOLLOW_UPS_PATH = Path(__file__).with_name("follow_ups.yml")
+
+_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+|\n+")
+_WORD = re.compile(r"[a-z']+")
+QUESTION_WORDS = ("what", "how", "why", "which", "when", "where", "who", "is", "are", "do",
+                  "does", "did", "can", "could", "should", "would", "will", "any")
+MAX_SENTENCES = 40  # beyond this, a message is read as its first and last sentences
+
+
+def sentences(text: str) -> list[str]:
+    """The text's sentences (at most ``MAX_SENTENCES``, keeping the first and the last)."""
+    parts = [p.strip() for p in _SENTENCE_END.split(text) if p and p.strip()]
+    if len(parts) > MAX_SENTENCES:
+        half = MAX_SENTENCES // 2
+        parts = parts[:half] + parts[-half:]
+    return parts
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
+
+
+def is_question(sentence: str) -> bool:
+    first = words(sentence)[:1]
+    return sentence.rstrip().endswith("?") or bool(first and first[0] in QUESTION_WORDS)
+
+
+def question_sentence(parts: list[str]) -> str | None:
+    """The last sentence that asks something, or ``None`` if none does."""
+    for sentence in reversed(parts):
+        if is_question(sentence):
+            return sentence
+    return None
+
+
+@dataclass(frozen=True)
+class FollowUpCues:
+    generic: tuple[str, ...]
+    cue_words: frozenset[str]
+    cue_starts: tuple[str, ...]
+
+    def has_cue(self, text: str) -> bool:
+        tokens = words(text)
+        joined = " ".join(tokens)
+        return bool(set(tokens) & self.cue_words) or any(
+            joined == start or joined.startswith(start + " ") for start in self.cue_starts)
+
+
+@lru_cache(maxsize=4)
+def load_cues(path: Path = FOLLOW_UPS_PATH) -> FollowUpCues:
+    data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    return FollowUpCues(
+        generic=tuple(str(g) for g in data.get("generic") or []),
+        cue_words=frozenset(str(w).lower() for w in data.get("cue_words") or []),
+        cue_starts=tuple(str(s).lower() for s in data.get("cue_starts") or []),
+    )
