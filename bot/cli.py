@@ -8,6 +8,8 @@ import logging
 import sys
 from typing import List, Optional
 
+from bot import quiet
+
 # Modules exposing ``register(subparsers)``; each adds one command group.
 COMMAND_MODULES = (
     "bot.knowledge.commands",
@@ -44,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    quiet.quiet()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
     try:

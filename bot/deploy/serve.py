@@ -88,6 +88,7 @@ def server_env(config: StackConfig) -> Dict[str, str]:
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
     env["ACTION_PORT"] = str(config.action_port)
     env.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # no GPU / CPU-feature notices on start-up
     env.setdefault("SANIC_REQUEST_MAX_SIZE", str(REQUEST_MAX_BYTES))  # read by Sanic itself
     return env
 
@@ -125,7 +126,7 @@ def _spawn(name: str, command: List[str], env: Dict[str, str], config: StackConf
 
 
 def action_command(config: StackConfig) -> List[str]:
-    return [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port",
+    return [sys.executable, "-m", "bot.run", "rasa_sdk", "--actions", "actions", "--port",
             str(config.action_port)]
 
 
@@ -148,7 +149,7 @@ def rasa_command(
     credentials_file: Optional[Path] = None,
 ) -> List[str]:
     command = [
-        sys.executable, "-m", "rasa", "run",
+        sys.executable, "-m", "bot.run", "rasa", "run",
         "--model", str(config.model),
         "--endpoints", str(endpoints_file),
         "--credentials", str(credentials_file or config.credentials),

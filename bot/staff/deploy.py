@@ -174,7 +174,7 @@ def train(project: Project, name: str, mode: str, base: Optional[Path],
     project.candidates_dir.mkdir(parents=True, exist_ok=True)
     project.work_dir.mkdir(parents=True, exist_ok=True)
     log = project.work_dir / f"train-{name}.log"
-    command = [project.python, "-m", "rasa", "train", "--domain", str(project.domain_file),
+    command = [project.python, "-m", "bot.run", "rasa", "train", "--domain", str(project.domain_file),
                "--data", str(project.data_dir), "--config", str(project.config_file),
                "--out", str(project.candidates_dir), "--fixed-model-name", name, "--quiet"]
     if mode == FINETUNE and base is not None:
