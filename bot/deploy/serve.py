@@ -22,6 +22,7 @@ from typing import Dict, List, Mapping, Optional
 
 from bot.channels.credentials import write_credentials
 from bot.deploy.endpoints import write_endpoints
+from bot.deploy.token import TOKEN_VARIABLE, ensure_token
 from bot.settings import PROJECT_ROOT
 from bot.web import demo_origins
 
@@ -226,6 +227,8 @@ def start(config: StackConfig) -> Dict[str, int]:
     if not config.model.exists():
         raise RuntimeError(f"no trained model at {config.model}; run `make train` first")
     env = server_env(config)
+    # the HTTP API (hot swap of models) is always on, on loopback, behind the token
+    env[TOKEN_VARIABLE] = ensure_token(env)
     disable_rasa_telemetry()
     started = time.monotonic()
     pids = {"actions": start_actions(config, env)}

@@ -198,8 +198,9 @@ class _FinetuneRefused(DeployError):
 def _request(project: Project, method: str, path: str, body: Optional[Dict[str, Any]] = None,
              timeout: float = 30.0) -> Tuple[int, bytes]:
     if not project.api_token:
-        raise DeployError("RASA_API_TOKEN is not set, so the running assistant cannot be asked to "
-                          "load a new model. Start it with RASA_API_TOKEN set (see docs/staff.md).")
+        raise DeployError("No Rasa API token here, so the running assistant cannot be asked to "
+                          "load a new model. `make run` writes one to var/rasa-api-token; if the "
+                          "assistant was started another way, set RASA_API_TOKEN to its token.")
     query = urllib.parse.urlencode({"token": project.api_token})
     request = urllib.request.Request(  # noqa: S310 (the configured Rasa URL)
         f"{project.rasa_url}{path}?{query}", method=method,
@@ -225,7 +226,8 @@ def live_model_file(project: Project) -> Optional[str]:
     """The model file the running server reports (``GET /status``)."""
     status, body = _request(project, "GET", "/status")
     if status != 200:
-        raise DeployError(f"The assistant refused the status request ({status}); check RASA_API_TOKEN.")
+        raise DeployError(f"The assistant refused the status request ({status}): its API token is "
+                          "not the one in var/rasa-api-token or RASA_API_TOKEN.")
     return json.loads(body).get("model_file")
 
 
@@ -432,8 +434,9 @@ def retrain(project: Project, user: Optional[User], *, with_tests: bool = False,
                               crisis_rule="strict" if strict_crisis else "no-regression")
         log_dir = project.work_dir
         if assistant_running(project) and not project.api_token:
-            raise DeployError("The assistant is running but RASA_API_TOKEN is not set here, so it "
-                              "cannot be asked to load a new model. Nothing was trained.")
+            raise DeployError("The assistant is running but there is no Rasa API token here "
+                              "(var/rasa-api-token or RASA_API_TOKEN), so it cannot be asked to "
+                              "load a new model. Nothing was trained.")
         say(f"Checking the training data ({name})...")
         report.checks.append(checks.knowledge_consistent(project))
         report.checks.append(checks.validate_data(project, log_dir / f"validate-{name}.log"))

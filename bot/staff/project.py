@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Mapping, Optional
 
 from bot.deploy.endpoints import DEFAULT_TRACKER_URL
+from bot.deploy.token import read_token
 from bot.knowledge.store import ARTICLE_FILE
 from bot.settings import PROJECT_ROOT, get_settings
 
@@ -43,7 +44,7 @@ class Project:
             database_url=env.get("DATABASE_URL") or get_settings().database_url,
             tracker_url=env.get("TRACKER_DB_URL") or DEFAULT_TRACKER_URL,
             rasa_url=env.get("RASA_URL") or f"http://127.0.0.1:{env.get('RASA_PORT', '5005')}",
-            api_token=env.get("RASA_API_TOKEN") or None,
+            api_token=read_token(env),
         )
 
     # --- Rasa's declarative layer -------------------------------------------------------
