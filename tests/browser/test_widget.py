@@ -349,6 +349,7 @@ def test_new_chat_starts_a_new_conversation(site: Site, new_page: Any) -> None:
     chat.ask(QUESTION, topic="scfa")
     sender = chat.sender()
     page.get_by_role("button", name="Start a new conversation").click()
+    page.get_by_role("button", name="Start new chat").click()
     expect(chat.log.locator(".cc-user")).to_have_count(0)
     chat.wait_for_greeting()
     expect(chat.answers()).to_have_count(1)

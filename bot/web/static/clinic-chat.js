@@ -757,6 +757,7 @@
     var node = this.renderEntry(entry);
     if (node) {
       this.log.appendChild(node);
+      this.fitSources(node);
       if (entry.type === "answer") {
         this.scrollToAnswer(node);
       } else {
@@ -776,8 +777,19 @@
       var node = self.renderEntry(entry);
       if (node) {
         self.log.appendChild(node);
+        self.fitSources(node);
       }
     });
+  };
+
+  /** An answer is read in the chat window without scrolling: when its open Sources block
+   *  would make it taller than the window, Sources starts closed (one line, opens on tap). */
+  Widget.prototype.fitSources = function (node) {
+    var details = node.querySelector && node.querySelector("details.cc-sources");
+    if (details && details.open && this.scroller.clientHeight &&
+        node.offsetHeight > this.scroller.clientHeight) {
+      details.open = false;
+    }
   };
 
   Widget.prototype.rerenderEntry = function (entry) {
@@ -860,8 +872,16 @@
       appendLinkified(bubble, text);
       turn.appendChild(bubble);
     });
+    // Sources and thumbs share one line while Sources is closed.
+    var foot = el("div", { className: "cc-answer-foot" });
     if (answer.citations.length) {
-      turn.appendChild(this.renderSources(answer.citations));
+      foot.appendChild(this.renderSources(answer.citations));
+    }
+    if (answersQuestion(answer)) {
+      foot.appendChild(this.renderFeedback(answer));
+    }
+    if (foot.firstChild) {
+      turn.appendChild(foot);
     }
     if (answer.buttons.length) {
       var group = el("div", { className: "cc-buttons", role: "group", "aria-label": t.suggestions });
@@ -874,9 +894,6 @@
         group.appendChild(chip);
       });
       turn.appendChild(group);
-    }
-    if (answersQuestion(answer)) {
-      turn.appendChild(this.renderFeedback(answer));
     }
     return turn;
   };
