@@ -20,6 +20,8 @@ from bot.settings import PROJECT_ROOT, get_settings
 STAFF_EXAMPLES_FILE = "staff_examples.yml"
 DEFAULT_INBOX_THRESHOLD = 0.6
 DEFAULT_GROUP_SIMILARITY = 0.5
+# Cosine of two messages' sentence vectors above which they are grouped as one question.
+DEFAULT_MEANING_SIMILARITY = 0.8
 DEFAULT_SESSION_MINUTES = 30
 DEFAULT_STAFF_PORT = 8090
 
