@@ -43,6 +43,7 @@ REASON_CLARIFY = "asked to clarify"
 REASON_CHOICES = {"fallback": "Unsure", "low": "Low confidence", "out_of_scope": "Out of scope",
                   "clarify": "Asked to clarify", "thumbs_down": "Thumbs down"}
 SCAN_LIMIT = 5000
+MAX_GROUP_SHOWN = 50
 
 # Rasa's SQLTrackerStore table, declared here only to read it (never created by us).
 _tracker_metadata = MetaData()
@@ -83,6 +84,10 @@ class InboxGroup:
     """Similar messages; the newest represents them."""
 
     messages: List[InboxMessage] = field(default_factory=list)
+    size: int = 0  # messages in the group; only the newest MAX_GROUP_SHOWN are in ``messages``
+
+    def __post_init__(self) -> None:
+        self.size = max(self.size, len(self.messages))
 
     @property
     def newest(self) -> InboxMessage:
@@ -364,14 +369,14 @@ def _group(project: Project, rows: Sequence[Any]) -> List[List[Any]]:
 
 def inbox_page(project: Project, user: Optional[User], filters: Optional[InboxFilter] = None,
                page: int = 1, per_page: int = 20, threshold: Optional[float] = None,
-               include_labelled: bool = False) -> InboxPage:
+               include_labelled: bool = False, whole_groups: bool = False) -> InboxPage:
     """One page of the inbox: groups of messages alike in meaning, newest group first."""
     require(user, "read_inbox")
     filters = filters or InboxFilter()
     limit = threshold if threshold is not None else staff_setting("inbox_threshold",
                                                                   DEFAULT_INBOX_THRESHOLD)
     ensure_schema(project.database_url)
-    inbox_index.refresh(project, _reviewable, text_key)
+    inbox_index.refresh(project, _reviewable, text_key, encode_below=limit)
     down = _thumbs_down(project)
     by_event, by_text = _labels(project)
     rows = []
@@ -394,7 +399,8 @@ def inbox_page(project: Project, user: Optional[User], filters: Optional[InboxFi
     shown = groups[(page - 1) * per_page: page * per_page]
     return InboxPage(
         groups=[InboxGroup([_message(r, limit, r.event_id in down, labelled_as.get(r.event_id))
-                            for r in group]) for group in shown],
+                            for r in (group if whole_groups else group[:MAX_GROUP_SHOWN])],
+                           size=len(group)) for group in shown],
         page=page, pages=pages, total_groups=len(groups), total_messages=len(rows))
 
 
@@ -411,7 +417,8 @@ def _message(row: Any, threshold: float, thumbs_down: bool, labelled: Optional[s
 def inbox_messages(project: Project, user: Optional[User], threshold: Optional[float] = None,
                    include_labelled: bool = False) -> List[InboxMessage]:
     """Every message that needs a look, newest first (no grouping)."""
-    found = inbox_page(project, user, None, 1, SCAN_LIMIT, threshold, include_labelled)
+    found = inbox_page(project, user, None, 1, SCAN_LIMIT, threshold, include_labelled,
+                       whole_groups=True)
     return sorted((m for g in found.groups for m in g.messages), key=lambda m: -m.event_id)
 
 

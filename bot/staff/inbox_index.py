@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 import numpy as np
-from sqlalchemy import (Column, Float, Index, Integer, LargeBinary, String, Text, delete,
-                        inspect, select, update)
+from sqlalchemy import (Column, Float, Index, Integer, LargeBinary, String, Text, bindparam,
+                        delete, func, inspect, select, update)
 from sqlalchemy.engine import Engine
 
 from bot.db import Base, get_engine, session_scope
@@ -92,10 +92,13 @@ def _state(session, name: str) -> int:  # type: ignore[no-untyped-def]
     return int(row.value) if row is not None else 0
 
 
-def refresh(project, reviewable, text_key) -> RefreshResult:  # type: ignore[no-untyped-def]
+def refresh(project, reviewable, text_key, encode_below: float = 0.0) -> RefreshResult:  # type: ignore[no-untyped-def]
     """Bring the index up to date with the tracker store (``project``); ``reviewable`` says
-    which messages staff review and ``text_key`` how a text is keyed for labels."""
-    from bot.staff.inbox import EVENTS, PERSONAL_SLOTS, _tracker_ready, read_messages
+    which messages staff review and ``text_key`` how a text is keyed for labels. New messages
+    that need a look (unsure, out of scope, confidence under ``encode_below``) are encoded
+    now, so later filtered views find their vectors stored."""
+    from bot.staff.inbox import (EVENTS, FALLBACK_INTENT, OUT_OF_SCOPE, PERSONAL_SLOTS,
+                                 _tracker_ready, read_messages)
 
     result = RefreshResult()
     if not _tracker_ready(project.tracker_url):
@@ -124,19 +127,31 @@ def refresh(project, reviewable, text_key) -> RefreshResult:  # type: ignore[no-
         chunk = user_ids[start:start + CHUNK]
         messages = [m for m in read_messages(project, limit=len(chunk), event_ids=chunk)
                     if reviewable(m)]
+        rows = [_row(m, text_key) for m in messages]
+        look = [(int(r.event_id), str(r.text), None) for r in rows
+                if r.intent in (FALLBACK_INTENT, OUT_OF_SCOPE) or r.confidence < encode_below]
         with session_scope(project.database_url) as session:
-            session.add_all([_row(m, text_key) for m in messages])
+            session.add_all(rows)
+        vectors_for(project, look)
         result.added += len(messages)
     _mark_clarified(project, last)
     if revealed:
         result.remasked = _remask(project, revealed, reviewable, text_key)
-    result.dropped = _drop_forgotten(project)
+    with get_engine(project.tracker_url).connect() as connection:
+        still_there = int(connection.execute(select(func.count()).select_from(EVENTS).where(
+            EVENTS.c.type_name == "user", EVENTS.c.id <= last)).scalar() or 0)
     with session_scope(project.database_url) as session:
-        state = session.get(InboxStateRow, "last_event_id")
-        if state is None:
-            session.add(InboxStateRow(name="last_event_id", value=newest))
-        else:
-            state.value = newest
+        seen_before = _state(session, "tracker_user_count")
+    if still_there < seen_before:  # conversations were erased or expired since the last visit
+        result.dropped = _drop_forgotten(project)
+    user_count = still_there + len(user_ids)
+    with session_scope(project.database_url) as session:
+        for name, value in (("last_event_id", newest), ("tracker_user_count", user_count)):
+            state = session.get(InboxStateRow, name)
+            if state is None:
+                session.add(InboxStateRow(name=name, value=value))
+            else:
+                state.value = value
     return result
 
 
@@ -226,15 +241,20 @@ def vectors_for(project, rows: Sequence[Tuple[int, str, Optional[bytes]]]) -> Di
         try:
             from bot.nlp.encoder import shared_encoder
 
-            encoded = shared_encoder().encode([text for _, text in missing])
+            unique = sorted({text for _, text in missing})
+            encoded_unique = dict(zip(unique, shared_encoder().encode(unique)))
         except Exception as error:  # the encoder cannot load: group by words instead
             logger.warning("sentence encoder unavailable for grouping: %s", error)
             return {}
-        with session_scope(project.database_url) as session:
-            for (event_id, _), vector in zip(missing, encoded):
-                found[event_id] = vector.astype(np.float32)
-                session.execute(update(InboxItemRow).where(InboxItemRow.event_id == event_id)
-                                .values(vector=vector.astype(VECTOR_DTYPE).tobytes()))
+        encoded = [encoded_unique[text] for _, text in missing]
+        table = InboxItemRow.__table__
+        stored = []
+        for (event_id, _), vector in zip(missing, encoded):
+            found[event_id] = vector.astype(np.float32)
+            stored.append({"key": event_id, "blob": vector.astype(VECTOR_DTYPE).tobytes()})
+        with get_engine(project.database_url).begin() as connection:
+            connection.execute(update(table).where(table.c.event_id == bindparam("key"))
+                               .values(vector=bindparam("blob")), stored)
     return found
 
 
