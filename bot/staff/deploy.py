@@ -578,6 +578,7 @@ class ModelInfo:
     accuracy: Optional[float]
     crisis_recall: Optional[float]
     note: str
+    deployed_at: Optional[datetime] = None
 
 
 def history(project: Project, user: Optional[User]) -> List[ModelInfo]:
@@ -586,4 +587,4 @@ def history(project: Project, user: Optional[User]) -> List[ModelInfo]:
     with session_scope(project.database_url) as session:
         rows = session.execute(select(ModelRow).order_by(ModelRow.id.desc())).scalars().all()
         return [ModelInfo(r.name, r.mode, r.status, r.created_at, r.created_by, r.accuracy,
-                          r.crisis_recall, r.note or "") for r in rows]
+                          r.crisis_recall, r.note or "", r.deployed_at) for r in rows]
