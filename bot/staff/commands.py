@@ -12,6 +12,7 @@ import argparse
 import getpass
 import os
 import sys
+from pathlib import Path
 from typing import Optional
 
 from bot.staff import changes, deploy, inbox, users
@@ -210,6 +211,24 @@ def _users_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report(args: argparse.Namespace) -> int:
+    from bot.staff import insight
+
+    days = insight.parse_since(args.since)
+    project = _project()
+    found = insight.report(project, _login(args, project), days)
+    print(f"The assistant over the last {days} days (since {found.since:%Y-%m-%d}, UTC; counts only)")
+    for chart in found.charts:
+        print()
+        print(chart.text())
+    if args.csv:
+        args.csv.mkdir(parents=True, exist_ok=True)
+        for chart in found.charts:
+            (args.csv / f"{chart.key}-{days}d.csv").write_text(chart.csv(), encoding="utf-8")
+        print(f"\nCSV files written to {args.csv}/")
+    return 0
+
+
 def _web(args: argparse.Namespace) -> int:
     from bot.staff.web import serve
 
@@ -302,6 +321,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     list_users = user_commands.add_parser("list", help=text, description=text)
     list_users.add_argument("--user", help="your staff user name (default: $STAFF_USER)")
     list_users.set_defaults(handler=_users_list)
+
+    sub = add("report", _report, "how the assistant is doing: the dashboard's figures, counts only")
+    sub.add_argument("--since", default="30d", help="how many days back: 7d, 30d, 90d... (30d)")
+    sub.add_argument("--csv", type=Path, help="also write one CSV file per chart into this folder")
 
     sub = add("web", _web, "start the staff web page on 127.0.0.1:$STAFF_PORT (8090)")
     sub.add_argument("--port", type=int, default=int(os.environ.get("STAFF_PORT", "8090")))

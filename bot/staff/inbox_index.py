@@ -70,7 +70,8 @@ def ensure_tracker_indexes(engine: Engine) -> None:
     from bot.staff.inbox import EVENTS
 
     wanted = {"ix_events_type_name_id": ("type_name", "id"),
-              "ix_events_sender_type": ("sender_id", "type_name")}
+              "ix_events_sender_type": ("sender_id", "type_name"),
+              "ix_events_type_time": ("type_name", "timestamp")}
     try:
         existing = {ix["name"] for ix in inspect(engine).get_indexes("events")}
         for name, columns in wanted.items():

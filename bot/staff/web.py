@@ -26,7 +26,7 @@ from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
-from bot.staff import changes, deploy, inbox, topics, users
+from bot.staff import changes, deploy, inbox, insight, topics, users
 from bot.staff.project import DEFAULT_SESSION_MINUTES, DEFAULT_STAFF_PORT, Project, staff_setting
 from bot.staff.store import audit_log
 
@@ -483,6 +483,29 @@ async def audit_page(request: web.Request) -> web.StreamResponse:
                       f"<th>details</th></tr>{rows}</table>", session))
 
 
+def _days(request: web.Request) -> int:
+    text = request.query.get("days", "30")
+    return int(text) if text.isdigit() and int(text) in insight.PERIODS else 30
+
+
+async def dashboard_page(request: web.Request) -> web.StreamResponse:
+    session = _current(request)
+    found = await _run(insight.report, _state(request).project, session.user, _days(request))
+    return _html(render("dashboard.html", "Dashboard", session, "/dashboard", report=found,
+                        periods=insight.PERIODS))
+
+
+async def dashboard_csv(request: web.Request) -> web.StreamResponse:
+    session = _current(request)
+    found = await _run(insight.report, _state(request).project, session.user, _days(request))
+    try:
+        chart = found.chart(request.match_info["chart"])
+    except KeyError:
+        raise web.HTTPNotFound() from None
+    return web.Response(text=chart.csv(), content_type="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="{chart.key}-{found.days}d.csv"'})
+
+
 async def health(_request: web.Request) -> web.StreamResponse:
     return web.json_response({"status": "ok"})
 
@@ -501,6 +524,8 @@ def create_app(project: Project, idle_minutes: Optional[float] = None) -> web.Ap
         web.post("/changes/{change_id:\\d+}/reject", reject_post),
         web.get("/models", models_page), web.post("/retrain", retrain_post),
         web.post("/rollback", rollback_post), web.get("/audit", audit_page),
+        web.get("/dashboard", dashboard_page),
+        web.get("/dashboard/{chart:[a-z]+}.csv", dashboard_csv),
     ])
     return app
 
