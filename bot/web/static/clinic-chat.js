@@ -553,6 +553,7 @@
     this.launcher.setAttribute("aria-label", this.texts.launcherOpen);
     this.state.open = true;
     this.save();
+    this.fitAllSources();
     this.scrollToEnd();
     if (moveFocus !== false) {
       this.input.focus();
@@ -786,10 +787,20 @@
    *  would make it taller than the window, Sources starts closed (one line, opens on tap). */
   Widget.prototype.fitSources = function (node) {
     var details = node.querySelector && node.querySelector("details.cc-sources");
-    if (details && details.open && this.scroller.clientHeight &&
-        node.offsetHeight > this.scroller.clientHeight) {
+    if (!details || details.dataset.fitted || !this.scroller.clientHeight) {
+      return; // nothing to fit, already fitted, or the panel is not shown yet
+    }
+    details.dataset.fitted = "1";
+    if (details.open && node.offsetHeight > this.scroller.clientHeight) {
       details.open = false;
     }
+  };
+
+  Widget.prototype.fitAllSources = function () {
+    var self = this;
+    Array.prototype.forEach.call(this.log.querySelectorAll(".cc-turn-bot"), function (node) {
+      self.fitSources(node);
+    });
   };
 
   Widget.prototype.rerenderEntry = function (entry) {
