@@ -194,8 +194,8 @@ def _signal_level(message: Message) -> str | None:
 
 
 def _crisis_component(nlp: Language) -> CrisisMatcher:
-    """The pipeline's crisis matcher, added if the pipeline lacks one."""
-    for _, component in nlp.pipeline:
+    """The pipeline's crisis matcher (enabled or not), added if the pipeline lacks one."""
+    for _, component in nlp.components:
         if isinstance(component, CrisisMatcher):
             return component
     logger.warning("spaCy pipeline has no %s component: adding one", FACTORY_NAME)

@@ -71,7 +71,7 @@
     crisis: "--cc-crisis"
   };
 
-  var MAX_MESSAGE_CHARS = 5000;
+  var MAX_MESSAGE_CHARS = 20000;
   var MAX_ENTRIES = 200;
   var SVG_NS = "http://www.w3.org/2000/svg";
   var ICONS = {
