@@ -210,6 +210,19 @@ def test_vector_of_a_20000_character_text_uses_all_of_it(
     assert float(vector @ first) < 0.9999
 
 
+def test_one_sentence_longer_than_the_window_is_read_in_windows(enc: SentenceEncoder) -> None:
+    # No sentence ends: a pasted blob of about 700 tokens is one sentence.
+    blob = " ".join(STORY.replace(".", " ").split() * 12) + " and now I wonder about FMT"
+    windows = enc.windows(blob)
+    assert len(windows) >= 3
+    vector = enc.encode_one(blob)
+    assert abs(float(np.linalg.norm(vector)) - 1.0) < 1e-5
+    first = enc._forward([windows[0]])[0]
+    assert float(vector @ (first / np.linalg.norm(first))) < 0.9999
+    other = enc.encode_one(blob.replace("about FMT", "about booking a visit on Tuesday"))
+    assert float(vector @ other) < 0.9999  # its end counts
+
+
 def test_the_end_of_a_long_message_changes_its_vector(enc: SentenceEncoder) -> None:
     story = STORY * 6  # about 300 tokens: the question is past the first window
     assert enc.token_count(story) > encoder.WINDOW
