@@ -202,6 +202,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="the Rasa server the widget talks to (RASA_PUBLIC_URL)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    from bot.deploy.files import private_umask
+
+    private_umask()
     origins = set(demo_origins(args.port))
     origins.update((os.environ.get("CORS_ORIGINS") or "").split())
     app = create_app(args.rasa_url, allowed_origins=origins)
