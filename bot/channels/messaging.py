@@ -50,6 +50,7 @@ from sanic.response import HTTPResponse
 
 from bot.channels import format as fmt
 from bot.channels import guard
+from bot.channels.metadata import keep_allowed
 
 logger = logging.getLogger(__name__)
 
@@ -240,7 +241,8 @@ class MessagingInput(InputChannel):
                 metadata["option"] = {"number": option.number, "title": option.title}
         collector = collector_for(self.name())
         message = UserMessage(
-            text, collector, incoming.sender_id, input_channel=self.name(), metadata=metadata
+            text, collector, incoming.sender_id, input_channel=self.name(),
+            metadata=keep_allowed(metadata),
         )
         answered = await guard.run_with_reply_guarantee(
             lambda: on_new_message(message), lambda: list(collector.messages),

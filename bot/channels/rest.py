@@ -27,6 +27,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.channels import guard
+from bot.channels.metadata import keep_allowed, rest_keys
 from bot.rasa_components import action_validation
 from bot.web import allowed_origins
 
@@ -79,6 +80,7 @@ class ClinicRestInput(InputChannel):
         action_validation.install()
         self.per_sender = guard.limiter_from_env("RATE_LIMIT_SENDER", 10, 5.0)
         self.per_address = guard.limiter_from_env("RATE_LIMIT_ADDRESS", 200, 1.0)
+        self.metadata_keys = rest_keys()
 
     @staticmethod
     def _address(request: Request) -> str:
@@ -141,7 +143,8 @@ class ClinicRestInput(InputChannel):
                 return response.json(
                     {"error": "Too many messages; please wait a few seconds."}, status=429
                 )
-            metadata = body.get("metadata") if isinstance(body.get("metadata"), dict) else None
+            # only the allow-listed keys are stored (bot.channels.metadata)
+            metadata = keep_allowed(body.get("metadata"), self.metadata_keys)
             collector = CollectingOutputChannel()
             user_message = UserMessage(
                 text, collector, sender, input_channel=self.name(), metadata=metadata

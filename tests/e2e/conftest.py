@@ -48,6 +48,16 @@ class Assistant:
                 return 0
         return int(row[0])
 
+    def stored_event_data(self, sender: str) -> List[Dict[str, Any]]:
+        """The conversation's events as stored (the tracker database's JSON), oldest first."""
+        import sqlite3
+
+        path = self.config.extra_env["TRACKER_DB_URL"][len("sqlite:///"):]
+        with sqlite3.connect(path) as connection:
+            rows = connection.execute(
+                "SELECT data FROM events WHERE sender_id = ? ORDER BY id", (sender,)).fetchall()
+        return [json.loads(row[0]) for row in rows]
+
     def post(self, body: bytes, headers: Dict[str, str]) -> Tuple[int, Any]:
         """POST raw bytes to the REST webhook; the status and the decoded JSON answer."""
         request = urllib.request.Request(self.config.rest_url, data=body, headers=headers)
