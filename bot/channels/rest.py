@@ -26,7 +26,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.channels import guard
+from bot.channels import guard, identity
 from bot.channels.metadata import keep_allowed, rest_keys
 from bot.rasa_components import action_validation
 from bot.web import allowed_origins
@@ -138,6 +138,10 @@ class ClinicRestInput(InputChannel):
                 text = guard.clean_text(body.get("message"))
             except guard.BadRequest as error:
                 return response.json({"error": str(error)}, status=400)
+            if identity.is_channel_id(sender):
+                return response.json(
+                    {"error": "This sender id is reserved for a messaging channel's "
+                              "conversations; choose another."}, status=400)
             if not (self.per_address.allow(self._address(request))
                     and self.per_sender.allow(sender)):
                 return response.json(

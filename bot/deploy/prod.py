@@ -234,6 +234,10 @@ def prepare_databases(config: ProdConfig) -> List[int]:
     ran = migrate(config.database_url)
     store.sync_topics(store.load_topics_file(), config.database_url)
     prepare_tracker_schema(config.tracker_db_url)
+    from bot.channels.identity import migrate_tracker
+
+    # keyed channel conversations, with the servers' key
+    migrate_tracker(config.tracker_db_url, config.database_url, prod_env(config))
     return ran
 
 

@@ -246,12 +246,23 @@ def secure_files(run_dir: Path, log_dir: Path, env: Mapping[str, str]) -> List[P
     return files.secure(VAR_DIR, run_dir, log_dir, *stores)
 
 
+def migrate_conversations(env: Mapping[str, str]) -> None:
+    """Channel conversations stored under a phone number or chat id get their keyed id."""
+    from bot.channels.identity import migrate_tracker
+    from bot.deploy.endpoints import DEFAULT_TRACKER_URL
+    from bot.settings import DEFAULT_DATABASE_URL
+
+    migrate_tracker(env.get("TRACKER_DB_URL") or DEFAULT_TRACKER_URL,
+                    env.get("DATABASE_URL") or DEFAULT_DATABASE_URL, env)
+
+
 def start(config: StackConfig) -> Dict[str, int]:
     """Start both servers (and the demo page when a web port is set); wait until each answers."""
     if not config.model.exists():
         raise RuntimeError(f"no trained model at {config.model}; run `make train` first")
     env = server_env(config)
     secure_files(config.run_dir, config.log_dir, env)
+    migrate_conversations(env)
     disable_rasa_telemetry()
     started = time.monotonic()
     pids = {"actions": start_actions(config, env)}
