@@ -26,7 +26,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.channels import guard, identity
+from bot.channels import banner, guard, identity
 from bot.channels.metadata import keep_allowed, rest_keys
 from bot.rasa_components import action_validation
 from bot.web import allowed_origins
@@ -78,6 +78,7 @@ class ClinicRestInput(InputChannel):
         self.action_timeout = action_timeout
         guard.limit_action_server_wait(action_timeout)
         action_validation.install()
+        banner.install()  # GET / answers without Rasa's version
         self.per_sender = guard.limiter_from_env("RATE_LIMIT_SENDER", 10, 5.0)
         self.per_address = guard.limiter_from_env("RATE_LIMIT_ADDRESS", 200, 1.0)
         self.metadata_keys = rest_keys()

@@ -32,6 +32,7 @@ from bot.staff.project import (
     staff_setting,
 )
 from bot.staff.store import audit_log
+from bot.web.headers import add_security_headers
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +40,13 @@ COOKIE = "staff_session"
 LOGIN_COOKIE = "staff_login"
 MAX_SESSION_HOURS = 8
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# On every response, redirects and error pages included (bot.web.headers).
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+                               "frame-ancestors 'none'; base-uri 'none'",
+    "X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin", "Cache-Control": "no-store",
+}
 
 
 @dataclass
@@ -172,13 +180,7 @@ async def security(request: web.Request, handler: Handler) -> web.StreamResponse
             response = web.Response(status=303, headers={"Location": back})
         else:
             response = _html(page("Problem", f"<p>{esc(error)}</p>", session), 400)
-    response.headers.update({
-        "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
-                                   "frame-ancestors 'none'; base-uri 'none'",
-        "X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff",
-        "Referrer-Policy": "same-origin", "Cache-Control": "no-store",
-    })
-    return response
+    return response  # headers: SECURITY_HEADERS, on every response (create_app)
 
 
 # --------------------------------------------------------------------- login
@@ -492,6 +494,7 @@ def create_app(project: Project, idle_minutes: Optional[float] = None) -> web.Ap
     minutes = idle_minutes if idle_minutes is not None else staff_setting("session_minutes",
                                                                           DEFAULT_SESSION_MINUTES)
     app = web.Application(middlewares=[security], client_max_size=256 * 1024)
+    add_security_headers(app, SECURITY_HEADERS)
     app[STATE_KEY] = State(project=project, idle_seconds=float(minutes) * 60)
     app.add_routes([
         web.get("/health", health), web.get("/login", login_form), web.post("/login", login),

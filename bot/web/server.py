@@ -26,6 +26,7 @@ from bot import db
 from bot.channels.guard import RateLimiter, limiter_from_env
 from bot.settings import get_settings
 from bot.web import allowed_origins, demo_origins, feedback
+from bot.web.headers import add_security_headers
 
 logger = logging.getLogger(__name__)
 
@@ -82,14 +83,6 @@ def render_demo_page(rasa_url: str) -> tuple[str, str]:
         "form-action 'self'",
     ])
     return page, policy
-
-
-@web.middleware
-async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
-    response = await handler(request)
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-    return response
 
 
 def _cors_headers(request: web.Request) -> dict[str, str]:
@@ -190,7 +183,8 @@ def create_app(
     are checked against the conversations in ``tracker_url`` (``TRACKER_DB_URL``)."""
     from bot.deploy.endpoints import DEFAULT_TRACKER_URL
 
-    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[security_headers])
+    app = web.Application(client_max_size=MAX_BODY_BYTES)
+    add_security_headers(app)  # every response, errors and static files included
     app[RASA_URL_KEY] = rasa_url.rstrip("/")
     app[DATABASE_URL_KEY] = database_url or get_settings().database_url
     app[TRACKER_URL_KEY] = tracker_url or os.environ.get("TRACKER_DB_URL") or DEFAULT_TRACKER_URL
@@ -199,6 +193,8 @@ def create_app(
     app[SCHEMA_READY_KEY] = False
     app.router.add_get("/", demo_page)
     app.router.add_get("/demo.html", demo_page)
+    # the file itself is served only through the page handler, with its policy (never bare)
+    app.router.add_get("/static/demo.html", demo_page)
     app.router.add_get("/health", health)
     app.router.add_post("/feedback", post_feedback)
     app.router.add_route("OPTIONS", "/feedback", feedback_options)

@@ -238,3 +238,22 @@ def test_cookies_are_not_secure_on_plain_http_by_default(site: StaffSite) -> Non
     login_form, session = cookie_headers(site)
     assert "staff_session=" in session and "Secure" not in session
     assert "Secure" not in login_form
+
+
+def test_every_staff_response_carries_the_security_headers(site: StaffSite) -> None:
+    anonymous = requests.Session()
+    responses = [
+        anonymous.get(f"{site.url}/login"), anonymous.get(f"{site.url}/health"),
+        anonymous.get(f"{site.url}/", allow_redirects=False),  # redirect to the login
+        anonymous.get(f"{site.url}/no-such-page", allow_redirects=False),  # login first
+        anonymous.post(f"{site.url}/login", data={"username": "x"}),  # no CSRF token: 403
+        anonymous.post(f"{site.url}/label", data={}),  # not logged in: 401
+    ]
+    carol = log_in(site, "carol")
+    responses += [carol.get(f"{site.url}/changes"), carol.get(f"{site.url}/nope")]
+    assert [r.status_code for r in responses] == [200, 200, 303, 303, 403, 401, 200, 404]
+    for reply in responses:
+        for name in ("Content-Security-Policy", "X-Frame-Options", "X-Content-Type-Options",
+                     "Referrer-Policy", "Cache-Control"):
+            assert name in reply.headers, (reply.url, reply.status_code, name)
+        assert "frame-ancestors 'none'" in reply.headers["Content-Security-Policy"]
