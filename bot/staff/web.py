@@ -32,7 +32,7 @@ from bot.staff.project import (
     staff_setting,
 )
 from bot.staff.store import audit_log
-from bot.web.headers import add_security_headers
+from bot.web.hardening import add_security_headers, run
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ COOKIE = "staff_session"
 LOGIN_COOKIE = "staff_login"
 MAX_SESSION_HOURS = 8
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-# On every response, redirects and error pages included (bot.web.headers).
+# On every response, redirects and error pages included (bot.web.hardening).
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
                                "frame-ancestors 'none'; base-uri 'none'",
@@ -163,6 +163,9 @@ async def security(request: web.Request, handler: Handler) -> web.StreamResponse
         origin = request.headers.get("Origin")
         if origin and origin != "null" and urlsplit(origin).netloc != request.host:
             return _html(page("Refused", "<p>This form was sent from another site.</p>"), 403)
+        if request.content_type != "application/x-www-form-urlencoded":
+            # the pages' forms are never multipart: aiohttp 3.9.5's multipart parser is not reached
+            return _html(page("Refused", "<p>This form was not sent by a staff page.</p>"), 415)
         form = await request.post()
         expected = session.csrf if session else request.cookies.get(LOGIN_COOKIE, "")
         given = str(form.get("csrf", ""))
@@ -512,4 +515,4 @@ def create_app(project: Project, idle_minutes: Optional[float] = None) -> web.Ap
 def serve(project: Project, port: int = DEFAULT_STAFF_PORT) -> None:
     """Run the staff page on loopback until interrupted."""
     print(f"Staff page: http://127.0.0.1:{port}/")
-    web.run_app(create_app(project), host="127.0.0.1", port=port, print=None)
+    run(create_app(project), host="127.0.0.1", port=port)

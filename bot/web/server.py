@@ -26,7 +26,7 @@ from bot import db
 from bot.channels.guard import RateLimiter, limiter_from_env
 from bot.settings import get_settings
 from bot.web import allowed_origins, demo_origins, feedback
-from bot.web.headers import add_security_headers
+from bot.web.hardening import add_security_headers, run
 
 logger = logging.getLogger(__name__)
 
@@ -224,5 +224,5 @@ def main(argv: list[str] | None = None) -> int:
     origins.update(allowed_origins())
     app = create_app(args.rasa_url, allowed_origins=origins)
     print(f"Demo page: http://127.0.0.1:{args.port}/", flush=True)
-    web.run_app(app, host="127.0.0.1", port=args.port, print=None)
+    run(app, host="127.0.0.1", port=args.port)
     return 0

@@ -64,6 +64,7 @@ def test_every_response_of_the_web_server_carries_the_security_headers(web_port:
         assert missing == [], (method, path, missing)
         assert "frame-ancestors 'none'" in got["content-security-policy"], path
         assert got["x-frame-options"] == "DENY" and got["x-content-type-options"] == "nosniff"
+        assert "aiohttp" not in got.get("server", "") and "Python" not in got.get("server", "")
 
 
 def test_the_demo_file_is_never_served_without_its_policy(web_port: int) -> None:
@@ -81,3 +82,57 @@ def test_the_rasa_server_does_not_announce_its_version(assistant: Assistant) -> 
     assert "rasa" not in body.decode().lower() and "3.6" not in body.decode()
     assert not any("rasa" in value.lower() or "sanic" in value.lower()
                    for value in headers.values()), headers
+
+
+# --- aiohttp 3.9.5's advisories, checked against what the servers run (README table) ------
+
+
+def test_the_servers_parse_http_with_aiohttps_c_parser() -> None:
+    """The request-smuggling advisories (CVE-2024-52304, CVE-2025-53643, the header-value
+    unicode one) are in the pure-Python parser; the C parser (llhttp) is the one in use."""
+    import aiohttp
+    import aiohttp.web_protocol as protocol
+
+    assert aiohttp.__version__ == "3.9.5"  # re-check the README table when this changes
+    assert protocol.HttpRequestParser.__module__ == "aiohttp._http_parser"
+    assert "AIOHTTP_NO_EXTENSIONS" not in serve.server_env(serve.StackConfig())
+
+
+def raw(port: int, data: bytes) -> bytes:
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(data)
+        chunks = []
+        try:
+            while True:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+        except TimeoutError:
+            pass
+    return b"".join(chunks)
+
+
+def test_a_smuggled_request_in_a_chunk_extension_is_refused(web_port: int) -> None:
+    smuggled = (b"POST /feedback HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                b"Transfer-Encoding: chunked\r\n\r\n2;\nxx\r\n4c\r\n0\r\n\r\n"
+                b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+    answer = raw(web_port, smuggled)
+    assert answer.startswith((b"HTTP/1.1 400", b"HTTP/1.0 400")), answer[:200]
+    assert answer.count(b"HTTP/1.") == 1  # the hidden GET was never answered
+    assert b"aiohttp" not in answer.lower()  # no version banner, even on this error
+
+
+def test_a_compressed_request_body_is_never_inflated(web_port: int) -> None:
+    """The zip-bomb advisory (CVE-2025-69223): 50 MB of zeros in 50 kB of gzip is refused as
+    not JSON, without being inflated (inflated, it would be over the 64 KiB limit: 413)."""
+    import gzip
+
+    bomb = gzip.compress(b"0" * 50_000_000)
+    assert len(bomb) < 64 * 1024
+    status, _, body = fetch(web_port, "POST", "/feedback", bomb, {
+        "Content-Type": "application/json", "Content-Encoding": "gzip"})
+    assert status == 400 and b"not valid JSON" in body
+    assert fetch(web_port, "GET", "/health")[0] == 200

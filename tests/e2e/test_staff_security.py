@@ -257,3 +257,15 @@ def test_every_staff_response_carries_the_security_headers(site: StaffSite) -> N
                      "Referrer-Policy", "Cache-Control"):
             assert name in reply.headers, (reply.url, reply.status_code, name)
         assert "frame-ancestors 'none'" in reply.headers["Content-Security-Policy"]
+        assert "aiohttp" not in reply.headers.get("Server", "")
+
+
+def test_the_staff_page_never_parses_a_multipart_body(site: StaffSite) -> None:
+    """aiohttp 3.9.5's multipart advisories (header size bypass, large payloads): no staff
+    form is multipart, so a multipart POST is refused before it is parsed."""
+    carol = log_in(site, "carol")
+    csrf = CSRF.search(carol.get(f"{site.url}/changes").text).group(1)  # type: ignore[union-attr]
+    reply = carol.post(f"{site.url}/label", files={"csrf": (None, csrf), "topic": (None, "x")})
+    assert reply.status_code == 415
+    anonymous = requests.post(f"{site.url}/login", files={"username": (None, "x" * 10)})
+    assert anonymous.status_code == 415
