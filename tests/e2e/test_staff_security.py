@@ -134,6 +134,8 @@ def test_password_spraying_from_one_address_is_slowed_exponentially(site: StaffS
         time.sleep(waits[-1] + 0.2)
         assert try_login(site, attacker, "user1", "another guess").status_code == 401
     assert waits[0] < waits[1] < waits[2], waits
+    print(f"spraying: {statuses.count(401)} of 60 checked, {statuses.count(429)} refused; "
+          f"waits {waits} s")
 
 
 def test_guessing_a_staff_password_cannot_lock_them_out(site: StaffSite) -> None:
