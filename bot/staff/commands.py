@@ -89,6 +89,9 @@ def _change_answer(args: argparse.Namespace) -> int:
 def _approve(args: argparse.Namespace) -> int:
     project = _project()
     user = _login(args, project)
+    if changes.self_approval_allowed():
+        print(f"Note: self-approval is ON (staff.{changes.SELF_APPROVAL_SETTING}): a clinician can "
+              "approve their own answer changes; each one is marked in the audit log.")
     if args.change is None:
         waiting = changes.pending(project, user)
         if not waiting:
