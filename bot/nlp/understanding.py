@@ -22,6 +22,7 @@ FALLBACK = "nlu_fallback"
 NOT_TOPICS = frozenset({
     CRISIS, OUT_OF_SCOPE, FALLBACK, "book_appointment", "personal_advice", "greet", "goodbye",
     "thanks", "help", "bot_challenge", "affirm", "deny", "cancel", "inform", "delete_my_data",
+    "request_callback",
 })
 # Answers inside a form: their wording is the person's own, so no similarity test applies.
 FORM_ANSWERS = frozenset({"affirm", "deny", "cancel", "inform"})
