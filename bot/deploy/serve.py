@@ -220,6 +220,27 @@ def start_web(config: StackConfig, env: Dict[str, str], timeout: float = 30) -> 
     return pid
 
 
+def notify_command() -> List[str]:
+    return [sys.executable, "-m", "bot", "notify", "worker"]
+
+
+def start_notify(config: StackConfig, env: Dict[str, str]) -> int:
+    """The notification worker (``bot.notify``): sends the outbox, off the request path."""
+    pid = _spawn("notify", notify_command(), env, config)
+    time.sleep(0.5)
+    if not _alive(pid):
+        raise RuntimeError("the notification worker exited at start; see var/log/notify.log")
+    return pid
+
+
+def prepare_database(env: Mapping[str, str]) -> None:
+    """Bring the database to the current schema (a dev SQLite file made by an older version)."""
+    from bot.migrations import migrate
+    from bot.settings import DEFAULT_DATABASE_URL
+
+    migrate(env.get("DATABASE_URL") or DEFAULT_DATABASE_URL)
+
+
 def start(config: StackConfig) -> Dict[str, int]:
     """Start both servers (and the demo page when a web port is set); wait until each answers."""
     if not config.model.exists():
@@ -227,7 +248,9 @@ def start(config: StackConfig) -> Dict[str, int]:
     env = server_env(config)
     disable_rasa_telemetry()
     started = time.monotonic()
+    prepare_database(env)
     pids = {"actions": start_actions(config, env)}
+    pids["notify"] = start_notify(config, env)
     pids["rasa"] = start_rasa(config, env)
     if config.web_port:
         pids["web"] = start_web(config, env)
@@ -254,7 +277,7 @@ def stop_process(name: str, config: StackConfig, timeout: float = 15) -> bool:
 
 
 def stop(config: StackConfig) -> List[str]:
-    return [name for name in ("web", "rasa", "actions") if stop_process(name, config)]
+    return [name for name in ("web", "rasa", "notify", "actions") if stop_process(name, config)]
 
 
 def status_line(config: StackConfig) -> str:

@@ -29,6 +29,7 @@ PENDING = "pending"
 SENT = "sent"
 FAILED = "failed"  # gave up after MAX_ATTEMPTS; shown to staff
 DROPPED = "dropped"  # the request was erased before it was sent
+SKIPPED = "skipped"  # a webhook row while no webhook is configured
 
 MAX_ATTEMPTS = 20
 BASE_DELAY_SECONDS = 5.0
@@ -115,7 +116,7 @@ def claim(url: Optional[str], lease_seconds: float, limit: int = 10,
     return jobs
 
 
-def _finish(url: Optional[str], job: Job, **values: object) -> bool:
+def finish(url: Optional[str], job: Job, **values: object) -> bool:
     with session_scope(url) as session:
         done = session.execute(
             update(OutboxRow).where(OutboxRow.id == job.id, OutboxRow.lease_token == job.token)
@@ -125,12 +126,12 @@ def _finish(url: Optional[str], job: Job, **values: object) -> bool:
 
 
 def mark_sent(url: Optional[str], job: Job, now: Optional[datetime] = None) -> bool:
-    return _finish(url, job, status=SENT, sent_at=now or utcnow(), attempts=job.attempts + 1,
+    return finish(url, job, status=SENT, sent_at=now or utcnow(), attempts=job.attempts + 1,
                    last_error=None)
 
 
 def mark_dropped(url: Optional[str], job: Job, reason: str) -> bool:
-    return _finish(url, job, status=DROPPED, last_error=reason[:200])
+    return finish(url, job, status=DROPPED, last_error=reason[:200])
 
 
 def mark_failed(url: Optional[str], job: Job, reason: str,
@@ -138,10 +139,10 @@ def mark_failed(url: Optional[str], job: Job, reason: str,
     """Record a failed attempt; return the seconds until the next one (0: given up)."""
     attempts = job.attempts + 1
     if attempts >= MAX_ATTEMPTS:
-        _finish(url, job, status=FAILED, attempts=attempts, last_error=reason[:200])
+        finish(url, job, status=FAILED, attempts=attempts, last_error=reason[:200])
         return 0.0
     delay = backoff(attempts)
-    _finish(url, job, attempts=attempts, last_error=reason[:200],
+    finish(url, job, attempts=attempts, last_error=reason[:200],
             next_attempt_at=(now or utcnow()) + timedelta(seconds=delay))
     return delay
 
