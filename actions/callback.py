@@ -141,8 +141,8 @@ class _Ask(Action):
     ) -> List[Dict[Text, Any]]:
         buttons = []
         if self.slot == CONSENT:
-            buttons = [{"title": message("callback.buttons.yes"), "payload": "/affirm"},
-                       {"title": message("callback.buttons.no"), "payload": "/deny"}]
+            buttons = [{"title": message("callback.buttons.agree"), "payload": "/affirm"},
+                       {"title": message("callback.buttons.decline"), "payload": "/deny"}]
         text = message(self.key, name=str(tracker.get_slot(NAME) or ""))
         send(dispatcher, text, callback_custom(self.slot), buttons)
         return []
