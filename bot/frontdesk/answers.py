@@ -166,8 +166,9 @@ def hours_reply(settings: Settings, text: str, now: Optional[datetime]) -> Reply
     table = opening_hours(settings)
     if table is None:
         legacy = str(settings.clinic.get("hours") or "").strip()
-        lines = [f"We're open {legacy}."] if legacy else [_missing(settings, "hours")]
-        return _reply(settings, CLINIC_HOURS, lines, [_callback_button()])
+        said = [message("clinic.hours.legacy", settings, hours=legacy) if legacy
+                else _missing(settings, "hours")]
+        return _reply(settings, CLINIC_HOURS, said, [_callback_button()])
     local = table.local(now)
     lines: List[str] = []
     day = day_named(text)
@@ -190,12 +191,9 @@ def hours_reply(settings: Settings, text: str, now: Optional[datetime]) -> Reply
             when = when_text(table, now)
             lines.append(message("clinic.hours.closed_now", settings, when=when) if when
                          else message("clinic.hours.closed_now_never", settings))
-        if day or asks_today(text):
-            spans = table.spans_on(local.date())
-            if not until:
-                pass
-            elif spans:
-                lines.append(message("clinic.hours.today_open", settings, spans=spans_text(spans)))
+        spans = table.spans_on(local.date())
+        if until and (day or asks_today(text)) and spans:
+            lines.append(message("clinic.hours.today_open", settings, spans=spans_text(spans)))
     lines.append(message("clinic.hours.weekly", settings, zone=_zone_label(settings, table, now),
                          weekly=table.weekly_text()))
     note = " ".join(str(section(settings, "hours").get("note") or "").split())

@@ -4,7 +4,6 @@ notification of every stored request through a real local SMTP server (STARTTLS)
 from __future__ import annotations
 
 import uuid
-from pathlib import Path
 from typing import Any, Dict, Iterator, List
 
 import pytest
