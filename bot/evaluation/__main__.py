@@ -16,6 +16,8 @@ from typing import Dict, List, Optional, Tuple
 from bot.evaluation import metrics
 from bot.evaluation.holdout import (
     CLINIC_SET,
+    FOLLOW_UPS_DEV_PATH,
+    FOLLOW_UPS_PATH,
     HOLDOUT_SETS,
     IDIOM_SETS,
     idiom_examples,
@@ -122,9 +124,10 @@ def names_report(parser: Parser) -> Dict[str, object]:
             "crisis_outside_form": cold_crisis}
 
 
-def follow_up_report(parser: Parser) -> Dict[str, object]:
+def follow_up_report(parser: Parser, path: Path = FOLLOW_UPS_PATH,
+                     label: str = "fifth set") -> Dict[str, object]:
     """Two-turn conversations: the second message is answered against the first."""
-    items = read_follow_ups()
+    items = read_follow_ups(path)
     if not items:
         return {}
 
@@ -138,7 +141,7 @@ def follow_up_report(parser: Parser) -> Dict[str, object]:
 
     pairs = asyncio.run(run())
     right = sum(e == g for e, g in pairs)
-    print(f"\n=== follow-ups in context ({len(pairs)} two-turn conversations) ===")
+    print(f"\n=== follow-ups in context, {label} ({len(pairs)} two-turn conversations) ===")
     print(f"answered with the right topic {right}/{len(pairs)} = {right / len(pairs):.3f}")
     return {"follow_ups": f"{right}/{len(pairs)}", "follow_up_accuracy": right / len(pairs)}
 
@@ -225,6 +228,7 @@ def main() -> int:
             rasa_images(args.model, holdout, args.out / f"nlu-{name}")
             print(f"confusion matrix and histogram: {args.out / f'nlu-{name}'}")
     report["names"] = names_report(parser_)
+    report["follow_ups_dev"] = follow_up_report(parser_, FOLLOW_UPS_DEV_PATH, "team's tuning set")
     report["follow_ups"] = follow_up_report(parser_)
     if not args.skip_load:
         rates = [float(r) for r in args.rates.split(",")]

@@ -7,7 +7,9 @@ for a vector:
   included (it has several hundred examples of its own);
 * ``nearest``: for each intent, the cosine similarity of the closest training example of that
   intent. A message far from everything an intent was taught is not that intent, however the
-  regression splits its probability: that is how out of scope is judged by meaning.
+  regression splits its probability: that is how out of scope is judged by meaning;
+* ``margin``: how much nearer a text's closest examples of one intent are than its closest
+  examples of all the others (the crisis signal).
 
 Saved as two files: ``intent_model.npz`` (weights and example vectors) and
 ``intent_model.json`` (labels).
@@ -50,6 +52,24 @@ class IntentModel:
             if columns.any():
                 best[:, index] = sims[:, columns].max(axis=1)
         return best
+
+    def margin(self, vectors: np.ndarray, label: str, k: int = 3) -> np.ndarray:
+        """(n,) mean similarity of the ``k`` closest examples of ``label`` minus that of the
+        ``k`` closest examples of every other label (``-1`` when ``label`` has no examples).
+
+        How much nearer a text is to one intent's examples than to the rest: unlike a
+        probability, it cannot be high for a text that is far from everything."""
+        index = self.index(label)
+        if index is None or len(vectors) == 0:
+            return np.full(len(vectors), -1.0, dtype=np.float32)
+        sims = vectors @ self.examples.T
+        own = self.example_labels == index
+        k_own, k_other = min(k, int(own.sum())), min(k, int((~own).sum()))
+        if k_own == 0 or k_other == 0:
+            return np.full(len(vectors), -1.0, dtype=np.float32)
+        near_own = np.sort(sims[:, own], axis=1)[:, -k_own:].mean(axis=1)
+        near_other = np.sort(sims[:, ~own], axis=1)[:, -k_other:].mean(axis=1)
+        return (near_own - near_other).astype(np.float32)
 
     def index(self, label: str) -> int | None:
         return self.labels.index(label) if label in self.labels else None

@@ -11,7 +11,7 @@ the plain NumPy forward pass of :mod:`bot.nlp.numpy_bert`.
 
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -34,7 +34,7 @@ def build_model(weights: Mapping[str, np.ndarray]) -> bytes:
         inits.append(numpy_helper.from_array(np.ascontiguousarray(array), name))
         return name
 
-    def op(kind: str, inputs: list[str], **attrs: object) -> str:
+    def op(kind: str, inputs: list[str], **attrs: Any) -> str:
         counter[0] += 1
         out = f"t{counter[0]}"
         nodes.append(helper.make_node(kind, inputs, [out], **attrs))

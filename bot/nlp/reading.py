@@ -18,6 +18,15 @@ import yaml
 FOLLOW_UPS_PATH = Path(__file__).with_name("follow_ups.yml")
 
 _SENTENCE_END = re.compile(r"(?<=[.!?…])\s+|\n+")
+# A full stop after one of these ends an abbreviation, not a sentence ("L. rhamnosus", "Dr. Cook").
+_ABBREVIATION = re.compile(r"(?:^|\s)(?:[A-Za-z]|dr|mr|mrs|ms|st|vs|e\.g|i\.e|etc|approx)\.$",
+                           re.IGNORECASE)
+# Where a sentence divides into clauses: a risk is often one clause of a longer sentence
+# ("honestly I don't want to be alive anymore, but which strain was it?").
+_CLAUSE_BREAK = re.compile(
+    r"\s*[,;:()\u2013\u2014]\s*|\s+-\s+|\s+(?:and|but|so|because|cause|bc|although|though)\s+",
+    re.IGNORECASE)
+MIN_CLAUSE_WORDS = 3
 _WORD = re.compile(r"[a-z']+")
 QUESTION_WORDS = ("what", "how", "why", "which", "when", "where", "who", "is", "are", "do",
                   "does", "did", "can", "could", "should", "would", "will", "any")
@@ -26,11 +35,25 @@ MAX_SENTENCES = 40  # beyond this, a message is read as its first and last sente
 
 def sentences(text: str) -> list[str]:
     """The text's sentences (at most ``MAX_SENTENCES``, keeping the first and the last)."""
-    parts = [p.strip() for p in _SENTENCE_END.split(text) if p and p.strip()]
+    parts: list[str] = []
+    for piece in (p.strip() for p in _SENTENCE_END.split(text)):
+        if not piece:
+            continue
+        if parts and _ABBREVIATION.search(parts[-1]):
+            parts[-1] = f"{parts[-1]} {piece}"
+        else:
+            parts.append(piece)
     if len(parts) > MAX_SENTENCES:
         half = MAX_SENTENCES // 2
         parts = parts[:half] + parts[-half:]
     return parts
+
+
+def clauses(sentence: str) -> list[str]:
+    """The sentence's clauses of at least ``MIN_CLAUSE_WORDS`` words, when it has two or more."""
+    pieces = [c.strip() for c in _CLAUSE_BREAK.split(sentence) if c and c.strip()]
+    pieces = [c for c in pieces if len(words(c)) >= MIN_CLAUSE_WORDS]
+    return pieces if len(pieces) > 1 else []
 
 
 def words(text: str) -> list[str]:

@@ -24,6 +24,11 @@ NOT_TOPICS = frozenset({
     "thanks", "help", "bot_challenge", "affirm", "deny", "cancel", "inform", "delete_my_data",
     "request_callback",
 })
+# A confident one of these is the person's own turn, never a follow-up ("thanks, that helps").
+ENDS_A_TOPIC = frozenset({
+    "greet", "goodbye", "thanks", "affirm", "deny", "cancel", "book_appointment",
+    "delete_my_data", "personal_advice", "bot_challenge",
+})
 # Answers inside a form: their wording is the person's own, so no similarity test applies.
 FORM_ANSWERS = frozenset({"affirm", "deny", "cancel", "inform"})
 
@@ -40,12 +45,13 @@ class Settings:
     min_similarity: float = 0.5  # the best intent's closest example must be at least this close
     min_confidence: float = 0.3  # below: unsure (nlu_fallback)
     ambiguity_margin: float = 0.1  # two topics closer than this: ask which was meant
-    # Clear: probability and similarity both at least these, or the similarity alone high.
-    crisis_clear_probability: float = 0.45
-    crisis_clear_similarity: float = 0.45
-    crisis_clear_similarity_alone: float = 0.7
-    crisis_weak_probability: float = 0.25
-    crisis_weak_similarity: float = 0.55
+    # Crisis: the margin of a sentence (or the whole message, or one clause of it) between its
+    # closest crisis examples and its closest other examples (IntentModel.margin).
+    crisis_neighbours: int = 3
+    crisis_clear_margin: float = 0.02
+    crisis_clear_clause_margin: float = 0.15
+    crisis_weak_margin: float = -0.05
+    crisis_weak_clause_margin: float = 0.05
     follow_up_similarity: float = 0.75
     follow_up_max_words: int = 8
     # While the booking form asks for one of these, only the crisis patterns count.
@@ -92,6 +98,9 @@ class Context:
                 intent = (event.intent or {}).get("name")
                 seen = (event.parse_data or {}).get("understanding") or {}
                 text = seen.get("context_text") or event.text
+                if intent == FALLBACK and seen.get("clarify"):
+                    # Unsure between two topics: the follow-up may settle it ("which kind?").
+                    intent = seen["clarify"][0]
                 if intent and intent not in NOT_TOPICS and text:
                     return cls(str(intent), str(text), requested)
                 break
@@ -106,8 +115,8 @@ class Reading:
     read_as: str = "whole"
     similarity: float = 0.0
     crisis_level: str | None = None
-    crisis_probability: float = 0.0
-    crisis_similarity: float = 0.0
+    crisis_margin: float = -1.0
+    crisis_clause_margin: float = -1.0
     clarify: list[str] = field(default_factory=list)
     follow_up_of: str | None = None
     context_text: str | None = None
@@ -125,8 +134,8 @@ class Reading:
             "intent_ranking": [{"name": n, "confidence": round(c, 4)} for n, c in self.ranking],
             "understanding": understanding,
             "crisis_signal": {"level": self.crisis_level,
-                              "probability": round(self.crisis_probability, 3),
-                              "similarity": round(self.crisis_similarity, 3)},
+                              "margin": round(self.crisis_margin, 3),
+                              "clause_margin": round(self.crisis_clause_margin, 3)},
         }
 
 
@@ -146,19 +155,21 @@ class Reader:
     def _scores(self, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return self.model.probabilities(vectors), self.model.nearest(vectors)
 
-    def _crisis_signal(self, probs: np.ndarray, near: np.ndarray) -> tuple[float, float]:
+    def _crisis_signal(self, vectors: np.ndarray, sentence_rows: int) -> tuple[float, float]:
+        """The highest crisis margin over the whole text and its sentences, and over its clauses."""
         if self._crisis is None:
-            return 0.0, 0.0
-        return float(probs[:, self._crisis].max()), float(near[:, self._crisis].max())
+            return -1.0, -1.0
+        margins = self.model.margin(vectors, CRISIS, self.settings.crisis_neighbours)
+        clause = margins[sentence_rows:]
+        return float(margins[:sentence_rows].max()), float(clause.max()) if len(clause) else -1.0
 
-    def _crisis_level(self, probability: float, similarity: float, context: Context) -> str | None:
+    def _crisis_level(self, sentence: float, clause: float, context: Context) -> str | None:
         s = self.settings
         if context.requested_slot in s.detail_slots:
             return None
-        if ((probability >= s.crisis_clear_probability and similarity >= s.crisis_clear_similarity)
-                or similarity >= s.crisis_clear_similarity_alone):
+        if sentence >= s.crisis_clear_margin or clause >= s.crisis_clear_clause_margin:
             return "clear"
-        if probability >= s.crisis_weak_probability or similarity >= s.crisis_weak_similarity:
+        if sentence >= s.crisis_weak_margin or clause >= s.crisis_weak_clause_margin:
             return "weak"
         return None
 
@@ -169,25 +180,37 @@ class Reader:
             return None
         if len(text_reading.words(text)) > self.settings.follow_up_max_words:
             return None
-        own = self.model.labels[int(probs.argmax())]
-        own_conf = float(probs.max())
-        if own == CRISIS or (own in NOT_TOPICS - {OUT_OF_SCOPE} and own_conf >= 0.7):
+        # Crisis is judged by its margin, not here: its broad regression class must not make
+        # "is it safe?" a non-follow-up.
+        crisis = self.model.index(CRISIS)
+        own_probs = probs.copy()
+        if crisis is not None:
+            own_probs[crisis] = 0.0
+        own_index = int(own_probs.argmax())
+        own, own_conf = self.model.labels[own_index], float(own_probs.max())
+        cue = self.cues.has_cue(text)
+        if own in ENDS_A_TOPIC and own_conf >= 0.7:
+            return None
+        if own in NOT_TOPICS - {OUT_OF_SCOPE} and own_conf >= 0.7 and not cue:
             return None
         index = self.model.index(context.previous_topic)
         if (self._generic is not None and index is not None
                 and float((self._generic @ vector).max()) >= self.settings.follow_up_similarity):
-            forced = np.zeros_like(probs)
-            forced[index] = 1.0
-            return forced, near, context.previous_text
-        own_far = float(near[int(probs.argmax())]) < self.settings.min_similarity
-        if not (self.cues.has_cue(text) or own_far or own_conf < 0.5):
+            forced, close = np.zeros_like(probs), near.copy()
+            forced[index], close[index] = 1.0, 1.0
+            return forced, close, context.previous_text
+        own_far = float(near[own_index]) < self.settings.min_similarity
+        if not (cue or own_far or own_conf < 0.5):
             return None
         joined = f"{context.previous_text} {text}"
         combined = self.encoder.encode([joined])
         c_probs, c_near = self._scores(combined)
-        best = self.model.labels[int(c_probs[0].argmax())]
-        if best in NOT_TOPICS or (own not in NOT_TOPICS and not own_far
-                                  and float(c_probs[0].max()) < own_conf):
+        best, best_conf = self.model.labels[int(c_probs[0].argmax())], float(c_probs[0].max())
+        # "is there research on that?" points back at the last topic: read together, that topic
+        # wins if it is clear, even though "research" alone sounds like a question about sources.
+        back_to_topic = cue and best == context.previous_topic and best_conf >= 0.5
+        if best in NOT_TOPICS or (own not in NOT_TOPICS and not own_far and not back_to_topic
+                                  and best_conf < own_conf):
             return None
         return c_probs[0], np.maximum(c_near[0], near), joined
 
@@ -196,24 +219,28 @@ class Reader:
         context = context or Context()
         vectors = vector[None, :]
         parts = text_reading.sentences(text)
+        sentences = parts if len(parts) > 1 else []
+        # Clauses are read for risk only: a topic is decided by whole sentences.
+        clauses = [c for p in parts for c in text_reading.clauses(p)]
         read_as = "whole"
-        if len(parts) > 1:
-            vectors = np.vstack([vectors, self.encoder.encode(parts)])
+        if sentences or clauses:
+            vectors = np.vstack([vectors, self.encoder.encode(sentences + clauses)])
         probs_all, near_all = self._scores(vectors)
-        crisis_p, crisis_s = self._crisis_signal(probs_all, near_all)
-        probs, near = probs_all[0], near_all.max(axis=0)
+        topic_rows = 1 + len(sentences)
+        crisis_sentence, crisis_clause = self._crisis_signal(vectors, topic_rows)
+        probs, near = probs_all[0], near_all[:topic_rows].max(axis=0)
         question = text_reading.question_sentence(parts) if len(parts) > 1 else None
         if question is not None:
             probs = (probs + probs_all[1 + parts.index(question)]) / 2
             read_as = "question"
-        reading = Reading("", 0.0, [], read_as, crisis_probability=crisis_p,
-                          crisis_similarity=crisis_s)
+        reading = Reading("", 0.0, [], read_as, crisis_margin=crisis_sentence,
+                          crisis_clause_margin=crisis_clause)
         follow = self._follow_up(text, vector, probs, near, context)
         if follow is not None:
             probs, near, joined = follow
             reading.read_as, reading.follow_up_of = "follow_up", context.previous_topic
             reading.context_text = joined
-        reading.crisis_level = self._crisis_level(crisis_p, crisis_s, context)
+        reading.crisis_level = self._crisis_level(crisis_sentence, crisis_clause, context)
         return self._decide(reading, probs, near)
 
     def _decide(self, reading: Reading, probs: np.ndarray, near: np.ndarray) -> Reading:
@@ -221,7 +248,7 @@ class Reader:
         labels = self.model.labels
         order = [int(i) for i in np.argsort(-probs)]
         if reading.crisis_level == "clear":
-            confidence = max(reading.crisis_probability, reading.crisis_similarity)
+            confidence = 1.0
             reading.intent, reading.confidence = CRISIS, confidence
             reading.ranking = [(CRISIS, confidence)] + [
                 (labels[i], float(probs[i])) for i in order if labels[i] != CRISIS][: s.ranking_length - 1]

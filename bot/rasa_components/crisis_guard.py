@@ -5,7 +5,11 @@ the ``crisis_matcher`` spaCy component (bot/nlp/crisis_matcher.py) on the text:
 
 * a crisis phrase matched: the intent becomes ``crisis`` with confidence 1.0, ``crisis`` is
   put first in ``intent_ranking`` and ``crisis_guard: {matched: true, reason: <kind>}`` is
-  added to the parse result;
+  added to the parse result; unless the phrase is *doubted*: the meaning of every sentence and
+  clause is far from the crisis examples (crisis margin below ``doubt_margin``) and the
+  classifier is sure of a topic ("I'd be shooting myself in the foot if I dropped my meds for
+  probiotics, can the two be combined?"). A doubted phrase gets the weak treatment below, so
+  the person still sees the crisis lines once;
 * only a non-crisis idiom matched ("this IBS is killing me") and the classifier said
   ``crisis``: the intent becomes the best other intent of the ranking (``nlu_fallback`` with
   confidence 0.0 if there is none), ``crisis`` leaves the ranking and
@@ -54,6 +58,10 @@ GUARD_KEY = "crisis_guard"
 SIGNAL_KEY = "crisis_signal"  # set by SemanticIntentClassifier
 MODEL_KEY = "model"
 CRISIS_INTENT_KEY = "crisis_intent"
+DOUBT_MARGIN_KEY = "doubt_margin"
+DOUBT_CONFIDENCE_KEY = "doubt_confidence"
+# Intents a doubted phrase may stand beside: topics and conversation, never "unsure" or "out of scope".
+UNSURE_INTENTS = frozenset({DEFAULT_NLU_FALLBACK_INTENT_NAME, "out_of_scope", "crisis"})
 
 
 @DefaultV1Recipe.register(
@@ -65,7 +73,8 @@ class CrisisGuard(GraphComponent, IntentClassifier):
     @staticmethod
     def get_default_config() -> dict[str, Any]:
         """The saved spaCy pipeline to use and the crisis intent's name."""
-        return {MODEL_KEY: str(DEFAULT_OUTPUT_DIR), CRISIS_INTENT_KEY: "crisis"}
+        return {MODEL_KEY: str(DEFAULT_OUTPUT_DIR), CRISIS_INTENT_KEY: "crisis",
+                DOUBT_MARGIN_KEY: -0.1, DOUBT_CONFIDENCE_KEY: 0.5}
 
     @staticmethod
     def required_packages() -> list[str]:
@@ -76,6 +85,8 @@ class CrisisGuard(GraphComponent, IntentClassifier):
         """Keep the settings; ``nlp`` (a pipeline with ``crisis_matcher``) skips loading."""
         self._model = Path(config.get(MODEL_KEY) or DEFAULT_OUTPUT_DIR)
         self._crisis_intent = str(config.get(CRISIS_INTENT_KEY) or "crisis")
+        self._doubt_margin = float(config.get(DOUBT_MARGIN_KEY, -0.1))
+        self._doubt_confidence = float(config.get(DOUBT_CONFIDENCE_KEY, 0.5))
         self._lock = threading.Lock()
         self._pipeline: tuple[Language, CrisisMatcher] | None = None
         if nlp is not None:
@@ -99,7 +110,11 @@ class CrisisGuard(GraphComponent, IntentClassifier):
             if not isinstance(text, str) or not text.strip():
                 continue
             result = self.analyse(text)
-            if result.crisis:
+            if result.crisis and self._doubted(message):
+                message.set(GUARD_KEY, {"matched": False, "reason": None, "weak": True,
+                                        "doubted": result.reason}, add_to_output=True)
+                logger.info("crisis phrase (%s) doubted by its meaning: one safety line", result.reason)
+            elif result.crisis:
                 self._force_crisis(message, result.reason)
             elif result.idiom and self._predicted_intent(message) == self._crisis_intent:
                 self._overrule_crisis(message)
@@ -138,6 +153,19 @@ class CrisisGuard(GraphComponent, IntentClassifier):
     def _predicted_intent(message: Message) -> str | None:
         intent = message.get(INTENT) or {}
         return intent.get(INTENT_NAME_KEY) if isinstance(intent, dict) else None
+
+    def _doubted(self, message: Message) -> bool:
+        """A phrase match whose meaning is far from any crisis, in a message sure of a topic."""
+        signal = message.get(SIGNAL_KEY)
+        intent = message.get(INTENT) or {}
+        if not isinstance(signal, dict) or not isinstance(intent, dict):
+            return False
+        margins = [signal.get("margin"), signal.get("clause_margin")]
+        if not all(isinstance(m, (int, float)) for m in margins):
+            return False
+        return (max(margins) < self._doubt_margin
+                and intent.get(INTENT_NAME_KEY) not in UNSURE_INTENTS
+                and float(intent.get(PREDICTED_CONFIDENCE_KEY) or 0.0) >= self._doubt_confidence)
 
     def _force_crisis(self, message: Message, reason: str | None) -> None:
         put_first(message, self._crisis_intent)

@@ -9,8 +9,9 @@ this order (bot/nlp/understanding.py holds the rules and docs/understanding.md t
 2. **Follow-ups.** With the conversation tracker (Rasa's default recipe passes it at prediction
    time), a short follow-up ("which strains?", "tell me more") is read with the previous
    question, and a generic one is answered with the last topic.
-3. **Crisis signal.** The crisis probability and the similarity to the crisis examples,
-   highest over the sentences, make a ``clear`` or ``weak`` signal. Clear gives ``crisis``;
+3. **Crisis signal.** How much nearer the text, its sentences or its clauses are to the crisis
+   examples than to all the others (the margin) makes a ``clear`` or ``weak`` signal. Clear
+   gives ``crisis``;
    weak keeps the intent and asks the actions for one safety line. While a booking form asks
    for a name, contact or times, only the crisis patterns count (CrisisGuard): "Hope Rivers"
    is a name.
@@ -19,7 +20,7 @@ this order (bot/nlp/understanding.py holds the rules and docs/understanding.md t
    ``action_clarify`` turns into a question with buttons.
 
 The parse result carries ``understanding: {read_as, similarity, follow_up_of}`` and
-``crisis_signal: {level, probability, similarity}``.
+``crisis_signal: {level, margin, clause_margin}``.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from bot import db
 from bot.booking.store import get_booking, list_bookings
 from bot.deploy import serve
 from tests.e2e.conftest import Assistant, start_assistant
-from tests.mailservers import SmtpServer
+from tests.mailservers import SmtpServer, WebhookReceiver
 
 Messages = List[Dict[str, Any]]
 
@@ -26,10 +26,20 @@ def smtp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SmtpServer]:
 
 
 @pytest.fixture(scope="module")
-def desk(tmp_path_factory: pytest.TempPathFactory, smtp: SmtpServer) -> Iterator[Assistant]:
+def hook() -> Iterator[WebhookReceiver]:
+    receiver = WebhookReceiver()
+    receiver.start()
+    yield receiver
+    receiver.stop()
+
+
+@pytest.fixture(scope="module")
+def desk(tmp_path_factory: pytest.TempPathFactory, smtp: SmtpServer,
+         hook: WebhookReceiver) -> Iterator[Assistant]:
     tmp = tmp_path_factory.mktemp("frontdesk")
     running = start_assistant(tmp, **smtp.env(), NOTIFY_POLL_SECONDS="0.3",
-                              STAFF_URL="https://staff.clinic.test")
+                              STAFF_URL="https://staff.clinic.test",
+                              NOTIFY_WEBHOOK_URL=hook.url, NOTIFY_WEBHOOK_SECRET="e2e-secret")
     try:
         yield running
     finally:
@@ -119,8 +129,8 @@ def book(desk: Assistant, person: str, contact: str) -> Dict[str, Any]:
     return customs(messages)[0]
 
 
-def test_booking_mail_arrives_with_the_reference_and_no_health_details(
-        desk: Assistant, smtp: SmtpServer) -> None:
+def test_booking_mail_and_signed_webhook_arrive_with_the_reference(
+        desk: Assistant, smtp: SmtpServer, hook: WebhookReceiver) -> None:
     before = len(smtp.handler.received)
     done = book(desk, who(), f"sam.{uuid.uuid4().hex[:6]}@example.org")
     assert done["step"] == "submitted"
@@ -132,6 +142,20 @@ def test_booking_mail_arrives_with_the_reference_and_no_health_details(
     body = clinic.message.get_content()
     assert "weekday mornings" in body and "Sam Okafor" not in body
     assert f"https://staff.clinic.test/bookings/{done['reference']}" in body
+    import hashlib
+    import hmac
+    import time
+
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not [
+            c for c in hook.calls if c["json"].get("reference") == done["reference"]]:
+        time.sleep(0.2)
+    (call,) = [c for c in hook.calls if c["json"].get("reference") == done["reference"]]
+    headers = {k.lower(): v for k, v in call["headers"].items()}
+    signed = headers["x-healthflow-timestamp"].encode() + b"." + call["body"]
+    expected = hmac.new(b"e2e-secret", signed, hashlib.sha256).hexdigest()
+    assert headers["x-healthflow-signature"] == f"sha256={expected}"
+    assert "Sam Okafor" not in call["body"].decode()
 
 
 def test_with_smtp_down_the_request_is_stored_and_mailed_once_smtp_is_back(

@@ -33,7 +33,7 @@ def guard(nlp: Language) -> CrisisGuard:
 
 
 def message(text: Any, ranking: list[tuple[str, float]] | None = None) -> Message:
-    """A message as DIET and FallbackClassifier leave it."""
+    """A message as the intent classifier leaves it."""
     data: dict[str, Any] = {TEXT: text}
     if ranking is not None:
         data[INTENT] = {"name": ranking[0][0], "confidence": ranking[0][1]}
@@ -71,15 +71,37 @@ def test_crisis_phrase_without_any_classifier(guard: CrisisGuard) -> None:
     assert msg.get(INTENT_RANKING_KEY) == [{"name": "crisis", "confidence": 1.0}]
 
 
-def test_an_unsure_classifier_whose_best_guess_is_crisis_gives_crisis(guard: CrisisGuard) -> None:
-    msg = message("i've been putting my tablets aside for weeks",
-                  [("nlu_fallback", 0.3), ("crisis", 0.48), ("personal_advice", 0.41)])
+def test_a_crisis_meaning_without_a_phrase_is_marked_as_meaning(guard: CrisisGuard) -> None:
+    msg = message("i've been putting my tablets aside for weeks to take them all",
+                  [("crisis", 0.81), ("personal_advice", 0.1)])
     guard.process([msg])
-    assert msg.get(INTENT) == {"name": "crisis", "confidence": 1.0}
-    assert msg.get(GUARD_KEY) == {"matched": True, "reason": "unsure"}
-    other = message("hmm not sure", [("nlu_fallback", 0.3), ("greet", 0.28), ("crisis", 0.25)])
-    guard.process([other])
-    assert other.get(INTENT)["name"] == "nlu_fallback"
+    assert msg.get(INTENT)["name"] == "crisis"
+    assert msg.get(GUARD_KEY) == {"matched": True, "reason": "meaning"}
+
+
+def test_an_unsure_classifier_does_not_turn_a_message_into_crisis(guard: CrisisGuard) -> None:
+    """The old rule "an unsure best guess of crisis is crisis" took names for crises."""
+    msg = message("Hope Rivers", [("nlu_fallback", 0.3), ("greet", 0.28), ("crisis", 0.25)])
+    guard.process([msg])
+    assert msg.get(INTENT)["name"] == "nlu_fallback"
+    assert msg.get(GUARD_KEY) is None
+
+
+def test_a_weak_signal_asks_for_a_safety_line_and_keeps_the_intent(guard: CrisisGuard) -> None:
+    msg = message("everything feels pointless lately, do probiotics help mood?",
+                  [("probiotics_mood", 0.6), ("crisis", 0.3)])
+    msg.set("crisis_signal", {"level": "weak", "probability": 0.3, "similarity": 0.5})
+    guard.process([msg])
+    assert msg.get(INTENT)["name"] == "probiotics_mood"
+    assert msg.get(GUARD_KEY) == {"matched": False, "reason": None, "weak": True}
+
+
+def test_a_weak_signal_explained_by_an_idiom_is_dropped(guard: CrisisGuard) -> None:
+    msg = message("this IBS is killing me", [("ibs", 0.6), ("crisis", 0.3)])
+    msg.set("crisis_signal", {"level": "weak", "probability": 0.3, "similarity": 0.5})
+    guard.process([msg])
+    assert msg.get(INTENT)["name"] == "ibs"
+    assert msg.get(GUARD_KEY) is None
 
 
 def test_idiom_overrules_a_crisis_prediction(guard: CrisisGuard) -> None:
@@ -109,7 +131,6 @@ def test_idiom_with_crisis_phrase_is_still_a_crisis(guard: CrisisGuard) -> None:
     [
         ("what is butyrate?", [("scfa", 0.95), ("neurotransmitters", 0.05)]),
         ("I'm dying to know what butyrate is", [("scfa", 0.8), ("crisis", 0.2)]),
-        ("i wnat to kil myslef", [("crisis", 0.9), ("greet", 0.1)]),
         ("", [("greet", 0.0)]),
         ("   ", [("greet", 0.0)]),
         (None, [("greet", 0.0)]),
@@ -123,6 +144,13 @@ def test_normal_messages_are_left_alone(
     guard.process([msg])
     assert msg.data == before
     assert GUARD_KEY not in msg.data
+
+
+def test_a_misspelt_crisis_the_classifier_caught_stays_crisis(guard: CrisisGuard) -> None:
+    msg = message("i wnat to kil myslef", [("crisis", 0.9), ("greet", 0.1)])
+    guard.process([msg])
+    assert msg.get(INTENT) == {"name": "crisis", "confidence": 0.9}
+    assert msg.get(GUARD_KEY) == {"matched": True, "reason": "meaning"}
 
 
 def test_several_messages(guard: CrisisGuard) -> None:
@@ -164,8 +192,7 @@ def test_graph_schema_accepts_the_component() -> None:
         "pipeline": [
             {"name": "WhitespaceTokenizer"},
             {"name": "CountVectorsFeaturizer"},
-            {"name": "DIETClassifier", "epochs": 1},
-            {"name": "FallbackClassifier", "threshold": 0.5},
+            {"name": "LogisticRegressionClassifier"},
             {"name": "bot.rasa_components.crisis_guard.CrisisGuard"},
         ],
         "policies": [],
