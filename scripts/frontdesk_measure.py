@@ -167,9 +167,36 @@ def latency(args: argparse.Namespace) -> Dict[str, object]:
     return results
 
 
+def store_cost(args: argparse.Namespace) -> Dict[str, object]:
+    """The request path's own cost: save_booking with its outbox rows vs without them."""
+    from bot.booking import store as booking_store
+    from bot.evaluation.metrics import percentile
+
+    results: Dict[str, object] = {}
+    original = booking_store.notification_channels
+    for label, channels in (("without_outbox", lambda request: []),
+                            ("with_outbox", original)) * args.repeat:
+        booking_store.notification_channels = channels  # type: ignore[assignment]
+        tmp = Path(tempfile.mkdtemp(prefix="notify-store-"))
+        url = f"sqlite:///{tmp / 'clinic.db'}"
+        booking_store.ensure_schema(url)
+        times: List[float] = []
+        for index in range(args.requests):
+            request = BookingRequest("Store Person", f"p{index}@example.org", "email", "any day")
+            began = time.perf_counter()
+            save_booking(request, uuid.uuid4().hex, url)
+            times.append((time.perf_counter() - began) * 1000)
+        run = {"p50_ms": round(percentile(times, 0.5), 2), "p95_ms": round(percentile(times, 0.95), 2)}
+        print(label, json.dumps(run), flush=True)
+        results.setdefault(label, []).append(run)  # type: ignore[union-attr]
+        db.get_engine.cache_clear()
+    booking_store.notification_channels = original  # type: ignore[assignment]
+    return results
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("mode", choices=("outage", "latency"))
+    parser.add_argument("mode", choices=("outage", "latency", "store"))
     parser.add_argument("--requests", type=int, default=150)
     parser.add_argument("--kills", type=int, default=10)
     parser.add_argument("--outage-seconds", type=float, default=12.0)
@@ -181,7 +208,8 @@ def main() -> int:
     args = parser.parse_args()
     if args.smtp_delay is None:
         args.smtp_delay = 0.05 if args.mode == "outage" else 5.0
-    result = outage(args) if args.mode == "outage" else latency(args)
+    modes = {"outage": outage, "latency": latency, "store": store_cost}
+    result = modes[args.mode](args)
     print(json.dumps(result, indent=2))
     return 0
 
