@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "bot.booking.commands",
     "bot.staff.commands",
     "bot.privacy.commands",
+    "bot.notify.commands",
 )
 
 

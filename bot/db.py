@@ -28,6 +28,7 @@ Base = declarative_base()
 TABLE_MODULES = (
     "bot.knowledge.store", "bot.booking.store", "bot.web.feedback", "bot.staff.store",
     "bot.staff.inbox_index",
+    "bot.notify.outbox",
 )
 
 

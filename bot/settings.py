@@ -26,6 +26,9 @@ ENV_OVERRIDES = {
     "CLINIC_BOOKING_URL": ("clinic", "booking_url"),
     "CLINIC_HOURS": ("clinic", "hours"),
     "CLINIC_PRIVACY_URL": ("clinic", "privacy_url"),
+    "CLINIC_WEBSITE": ("clinic", "website"),
+    "CLINIC_EMAIL": ("clinic", "email"),
+    "CLINIC_TIMEZONE": ("clinic", "timezone"),
     "ARTICLE_URL": ("article", "url"),
 }
 

@@ -58,7 +58,8 @@ def load_config(replicas: int) -> prod.ProdConfig:
         database_url=f"{POSTGRES}/clinic_load", tracker_db_url=f"{POSTGRES}/clinic_load_tracker",
         lock_key_prefix="clinicload",
         run_dir=PROJECT_ROOT / "var" / "run" / "load", log_dir=PROJECT_ROOT / "var" / "log" / "load",
-        extra_env={"RATE_LIMIT_SENDER_LIMIT": "0", "RATE_LIMIT_ADDRESS_LIMIT": "0"},
+        extra_env={"RATE_LIMIT_SENDER_LIMIT": "0", "RATE_LIMIT_ADDRESS_LIMIT": "0",
+                   "ALLOW_PLACEHOLDERS": "1"},  # a test set-up: the shipped placeholders
     )
 
 

@@ -1,4 +1,9 @@
-"""``python -m bot bookings``: the front desk's list, CSV export and status of booking requests."""
+"""``python -m bot bookings``: the front desk's list, CSV export and status of booking requests.
+
+The requests hold names and phone numbers, so every command asks for a staff login like the
+other staff commands (``--user NAME`` or ``STAFF_USER``; the password is asked for, or read
+from ``STAFF_PASSWORD`` for scripts), and exports and status changes are audited.
+"""
 
 from __future__ import annotations
 
@@ -27,7 +32,7 @@ from bot.privacy.retention import closed_statuses, retention_days
 
 CSV_COLUMNS = (
     "reference", "created_at", "status", "name", "contact", "contact_kind",
-    "times", "times_normalised", "reason",
+    "times", "times_normalised", "reason", "kind",
 )
 LIST_COLUMNS = (("reference", 9), ("created (UTC)", 16), ("status", 9), ("name", 24),
                 ("contact", 28), ("times", 0))
@@ -92,21 +97,47 @@ def write_csv(rows: Iterable[StoredBooking], handle: TextIO) -> int:
                 spreadsheet_safe(row.times_text),
                 spreadsheet_safe(row.times_normalised),
                 spreadsheet_safe(row.reason),
+                row.kind,
             ]
         )
         count += 1
     return count
 
 
+def _staff(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    """The logged-in staff user and the project (asks for the password)."""
+    from bot.staff import users
+    from bot.staff.bookings import PERMISSION
+    from bot.staff.commands import _login
+    from bot.staff.project import Project
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    project = Project.from_env()
+    try:
+        return users.require(_login(args, project), PERMISSION), project
+    except SQLAlchemyError as error:
+        raise RuntimeError(f"cannot read booking requests ({type(error).__name__}); "
+                           "check DATABASE_URL") from None
+
+
+def _audit(args: argparse.Namespace, action: str, target: str, **details: object) -> None:
+    from bot.staff.bookings import _audit as audit
+
+    audit(args.project, args.staff_user, action, target, **details)
+
+
 def _fetch(args: argparse.Namespace) -> List[StoredBooking]:
     try:
-        return list_bookings(limit=args.limit, status=args.status)
+        return list_bookings(args.project.database_url, limit=args.limit, status=args.status)
     except BookingStoreError as error:
         raise RuntimeError(str(error)) from None
 
 
 def _list(args: argparse.Namespace) -> int:
+    args.staff_user, args.project = _staff(args)
     rows = _fetch(args)
+    _audit(args, "list_bookings", args.status or "all", rows=len(rows))
     if not rows:
         print("No booking requests yet." if not args.status else
               f"No booking requests with status {args.status!r}.")
@@ -118,8 +149,14 @@ def _list(args: argparse.Namespace) -> int:
 
 def _export(args: argparse.Namespace) -> int:
     target = args.csv
+    if target != "-" and Path(target).is_dir():
+        raise ValueError(f"{target} is a folder; give a file name such as {Path(target) / 'bookings.csv'}")
+    if target != "-" and not Path(target).parent.is_dir():
+        raise ValueError(f"folder {Path(target).parent} does not exist; create it or choose another path")
+    args.staff_user, args.project = _staff(args)
     if target == "-":
         count = write_csv(_fetch(args), sys.stdout)
+        _audit(args, "export_bookings", args.status or "all", rows=count)
         print(f"{count} request(s) exported.", file=sys.stderr)
         return 0
     path = Path(target)
@@ -139,6 +176,7 @@ def _export(args: argparse.Namespace) -> int:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+    _audit(args, "export_bookings", args.status or "all", rows=count)
     print(f"Exported {count} request(s), newest first, to {path}.")
     return 0
 
@@ -149,13 +187,15 @@ def _status(args: argparse.Namespace) -> int:
     allowed = booking_statuses()
     if status not in allowed:
         raise ValueError(f"unknown status {args.status!r}; use one of: {', '.join(allowed)}")
+    args.staff_user, args.project = _staff(args)
     try:
-        previous = set_status(reference, status)
+        previous = set_status(reference, status, args.project.database_url)
     except UnknownBooking:
         raise ValueError(f"no booking request has the reference {reference!r}; "
                          "'python -m bot bookings list' shows them") from None
     except BookingStoreError as error:
         raise RuntimeError(str(error)) from None
+    _audit(args, "booking_status", reference, previous=previous, status=status)
     print(f"{reference}: {previous} -> {status}.")
     if status in closed_statuses():
         print(f"Closed: the retention job deletes it {retention_days()} days after it was made.")
@@ -186,3 +226,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     status.add_argument("reference", help="the request's reference, e.g. HF-7K3M9Q")
     status.add_argument("status", help="new, contacted, or a closed status such as booked")
     status.set_defaults(handler=_status)
+    for sub in (listing, export, status):
+        sub.add_argument("--user", help="your staff user name (default: $STAFF_USER)")

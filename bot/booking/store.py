@@ -15,12 +15,13 @@ import secrets
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import List, Optional, Set
+from typing import List, Optional, Sequence, Set
 
-from sqlalchemy import Column, DateTime, Integer, String, Text, select
+from sqlalchemy import Column, DateTime, Integer, String, Text, func, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from bot.db import Base, get_engine, session_scope
+from bot.notify import outbox
 from bot.settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -30,6 +31,9 @@ REFERENCE_PREFIX = "HF-"
 REFERENCE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 REFERENCE_LENGTH = 6
 STATUS_NEW = "new"
+# What the person asked for: a consultation, or only a call from the front desk.
+KIND_BOOKING = "booking"
+KIND_CALLBACK = "callback"
 MAX_REFERENCE_ATTEMPTS = 8
 
 
@@ -49,6 +53,7 @@ class BookingRequestRow(Base):  # type: ignore[valid-type,misc]
     consent_at = Column(DateTime(timezone=True), nullable=False)
     conversation_hash = Column(String(64), nullable=False)
     idempotency_key = Column(String(64), nullable=False, unique=True)
+    kind = Column(String(10), nullable=False, default=KIND_BOOKING, server_default=KIND_BOOKING)
 
 
 @dataclass(frozen=True)
@@ -61,14 +66,15 @@ class BookingRequest:
     times_text: str
     times_normalised: Optional[str] = None
     reason: Optional[str] = None
+    kind: str = KIND_BOOKING
 
     def fingerprint(self, conversation_id: str) -> str:
         """The idempotency key: the same sender confirming the same details."""
-        payload = json.dumps(
-            [conversation_id, self.name, self.contact, self.contact_kind, self.times_text,
-             self.reason or ""],
-            ensure_ascii=False,
-        )
+        fields = [conversation_id, self.name, self.contact, self.contact_kind, self.times_text,
+                  self.reason or ""]
+        if self.kind != KIND_BOOKING:
+            fields.append(self.kind)
+        payload = json.dumps(fields, ensure_ascii=False)
         return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
@@ -85,6 +91,7 @@ class StoredBooking:
     times_text: str
     times_normalised: Optional[str]
     reason: Optional[str]
+    kind: str = KIND_BOOKING
 
 
 @dataclass(frozen=True)
@@ -119,11 +126,24 @@ def ensure_schema(url: Optional[str] = None) -> None:
             return
         engine = get_engine(database_url)
         try:
-            Base.metadata.create_all(engine, tables=[BookingRequestRow.__table__])
+            Base.metadata.create_all(engine, tables=_TABLES())
         except SQLAlchemyError:
             # Another process may have created it at the same moment; check again.
-            Base.metadata.create_all(engine, tables=[BookingRequestRow.__table__])
+            Base.metadata.create_all(engine, tables=_TABLES())
         _schema_ready.add(database_url)
+
+
+def _TABLES() -> list:  # noqa: N802 - a constant computed on use
+    return [BookingRequestRow.__table__, outbox.OutboxRow.__table__]
+
+
+def notification_channels(request: BookingRequest) -> List[str]:
+    """The clinic is always told (email, and the webhook when one is set); the person gets a
+    receipt when they gave an email address."""
+    channels = [outbox.CLINIC_EMAIL, outbox.WEBHOOK]
+    if request.contact_kind == "email":
+        channels.append(outbox.RECEIPT_EMAIL)
+    return channels
 
 
 def new_reference() -> str:
@@ -178,21 +198,72 @@ def save_booking(
                             consent_at=stamp,
                             conversation_hash=hash_conversation(conversation_id),
                             idempotency_key=key,
+                            kind=request.kind,
                         )
                     )
+                    # Same transaction: the request is never stored without its notifications.
+                    session.flush()
+                    outbox.enqueue(session, reference, notification_channels(request), stamp)
             except IntegrityError:
                 existing = _existing_reference(key, database_url)
                 if existing:
                     logger.info("booking %s confirmed again; kept the stored request", existing)
                     return SaveResult(existing, created=False)
                 continue  # the reference was taken: draw another
-            logger.info("booking %s stored", reference)
+            logger.info("%s %s stored", request.kind, reference)
             return SaveResult(reference, created=True)
     except SQLAlchemyError as error:
         # The error text can hold the bound values (the person's details): log its type only.
         logger.error("booking could not be stored: %s", type(error).__name__)
         raise BookingStoreError("the booking database is unavailable") from None
     raise BookingStoreError("no free reference code after several attempts")
+
+
+def _stored(row: BookingRequestRow) -> StoredBooking:
+    return StoredBooking(
+        reference=row.reference,
+        created_at=row.created_at,
+        status=row.status,
+        name=row.name,
+        contact=row.contact,
+        contact_kind=row.contact_kind,
+        times_text=row.times_text,
+        times_normalised=row.times_normalised,
+        reason=row.reason,
+        kind=row.kind or KIND_BOOKING,
+    )
+
+
+def get_booking(reference: str, url: Optional[str] = None) -> Optional[StoredBooking]:
+    """One request by its reference, or None."""
+    database_url = _url(url)
+    try:
+        ensure_schema(database_url)
+        with session_scope(database_url) as session:
+            row = session.execute(
+                select(BookingRequestRow).where(BookingRequestRow.reference == reference)
+            ).scalar_one_or_none()
+            return _stored(row) if row is not None else None
+    except SQLAlchemyError as error:
+        raise BookingStoreError(
+            f"cannot read booking requests ({type(error).__name__}); check DATABASE_URL"
+        ) from None
+
+
+def count_with_status(statuses: Sequence[str], url: Optional[str] = None) -> int:
+    """How many requests have one of ``statuses`` (the staff pages' open count)."""
+    database_url = _url(url)
+    try:
+        ensure_schema(database_url)
+        with session_scope(database_url) as session:
+            return int(session.execute(
+                select(func.count()).select_from(BookingRequestRow)
+                .where(BookingRequestRow.status.in_(list(statuses)))
+            ).scalar_one())
+    except SQLAlchemyError as error:
+        raise BookingStoreError(
+            f"cannot read booking requests ({type(error).__name__}); check DATABASE_URL"
+        ) from None
 
 
 def list_bookings(
@@ -210,20 +281,7 @@ def list_bookings(
         if limit:
             query = query.limit(limit)
         with session_scope(database_url) as session:
-            return [
-                StoredBooking(
-                    reference=row.reference,
-                    created_at=row.created_at,
-                    status=row.status,
-                    name=row.name,
-                    contact=row.contact,
-                    contact_kind=row.contact_kind,
-                    times_text=row.times_text,
-                    times_normalised=row.times_normalised,
-                    reason=row.reason,
-                )
-                for row in session.execute(query).scalars()
-            ]
+            return [_stored(row) for row in session.execute(query).scalars()]
     except SQLAlchemyError as error:
         raise BookingStoreError(
             f"cannot read booking requests ({type(error).__name__}); check DATABASE_URL"

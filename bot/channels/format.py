@@ -186,6 +186,10 @@ def source_line(citations: Iterable[Mapping[str, Any]]) -> str:
     items = [c for c in citations if isinstance(c, Mapping)]
     article = next((c for c in items if c.get("kind") == "article"), None)
     paper = next((c for c in items if c.get("kind") == "paper"), None)
+    clinic = next((c for c in items if c.get("kind") == "clinic"), None)
+    if clinic and not (article or paper):
+        # A practical answer: the clinic's own page (reply contract 3b).
+        return f"Source: {clinic.get('title', '')}, {clinic.get('url', '')}".rstrip(", ")
     pieces = []
     if article:
         year = str(article.get("date") or "")[:4]
@@ -203,7 +207,12 @@ def source_line(citations: Iterable[Mapping[str, Any]]) -> str:
 
 
 def _citation_links(citations: Iterable[Mapping[str, Any]]) -> List[str]:
-    links = [doi_link(c) for c in citations if isinstance(c, Mapping) and c.get("kind") == "paper"]
+    links = []
+    for citation in citations:
+        if isinstance(citation, Mapping) and citation.get("kind") == "paper":
+            links.append(doi_link(citation))
+        elif isinstance(citation, Mapping) and citation.get("kind") == "clinic":
+            links.append(str(citation.get("url") or ""))
     return [link for link in links if link]
 
 

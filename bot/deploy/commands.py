@@ -11,6 +11,11 @@ from bot.deploy.endpoints import write_endpoints
 
 
 def _start(args: argparse.Namespace) -> int:
+    from bot.frontdesk.placeholders import warning
+
+    notice = warning()
+    if notice:
+        print(notice)
     config = serve.StackConfig.from_env()
     serve.stop(config)
     began = time.monotonic()
@@ -66,6 +71,14 @@ def _prod_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_placeholders(args: argparse.Namespace) -> int:
+    from bot.frontdesk.placeholders import refuse_placeholders
+
+    refuse_placeholders()
+    print("Clinic settings: no placeholder links or phone numbers.")
+    return 0
+
+
 def _migrate(args: argparse.Namespace) -> int:
     from bot.deploy.prod import ensure_database
     from bot.migrations import applied_versions, migrate
@@ -94,5 +107,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ("prod-stop", _prod_stop, "stop what prod-start started"),
         ("prod-status", _prod_status, "processes, memory and HAProxy's view of the servers"),
         ("migrate", _migrate, "create DATABASE_URL's database if missing and migrate it"),
+        ("check-placeholders", _check_placeholders,
+         "fail while the clinic settings hold .example links or 555 numbers (production)"),
     ):
         commands.add_parser(name, help=text).set_defaults(handler=handler)

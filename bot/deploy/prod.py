@@ -407,6 +407,9 @@ def start(config: ProdConfig) -> Dict[str, Any]:
     """Start the whole set-up and wait until HAProxy sees every server up."""
     if not config.model.exists():
         raise RuntimeError(f"no trained model at {config.model}; run `make train` or set RASA_MODEL")
+    from bot.frontdesk.placeholders import refuse_placeholders
+
+    refuse_placeholders(prod_env(config))
     stop(config)
     serve.secure_files(config.run_dir, config.log_dir, {})  # var/ owner-only, umask 077
     timings: Dict[str, float] = {}
@@ -420,6 +423,7 @@ def start(config: ProdConfig) -> Dict[str, Any]:
     mark = time.monotonic()
     processes.update(start_rasa(config, env))
     timings["rasa_s"] = time.monotonic() - mark
+    processes["notify"] = serve.start_notify(config.stack(), env)
     processes["haproxy"] = start_haproxy(config, env)
     timings["total_s"] = time.monotonic() - began
     logger.info("production set-up ready in %.1f s", timings["total_s"])

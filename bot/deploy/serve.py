@@ -258,18 +258,41 @@ def migrate_conversations(env: Mapping[str, str]) -> None:
                     env.get("DATABASE_URL") or DEFAULT_DATABASE_URL, env)
 
 
+def notify_command() -> List[str]:
+    return [sys.executable, "-m", "bot", "notify", "worker"]
+
+
+def start_notify(config: StackConfig, env: Dict[str, str]) -> int:
+    """The notification worker (``bot.notify``): sends the outbox, off the request path."""
+    pid = _spawn("notify", notify_command(), env, config)
+    time.sleep(0.5)
+    if not _alive(pid):
+        raise RuntimeError("the notification worker exited at start; see var/log/notify.log")
+    return pid
+
+
+def prepare_database(env: Mapping[str, str]) -> None:
+    """Bring the database to the current schema (a dev SQLite file made by an older version)."""
+    from bot.migrations import migrate
+    from bot.settings import DEFAULT_DATABASE_URL
+
+    migrate(env.get("DATABASE_URL") or DEFAULT_DATABASE_URL)
+
+
 def start(config: StackConfig) -> Dict[str, int]:
     """Start both servers (and the demo page when a web port is set); wait until each answers."""
     if not config.model.exists():
         raise RuntimeError(f"no trained model at {config.model}; run `make train` first")
     env = server_env(config)
     secure_files(config.run_dir, config.log_dir, env)
+    prepare_database(env)
     migrate_conversations(env)
     # the HTTP API (hot swap of models) is always on, on loopback, behind the token
     env[TOKEN_VARIABLE] = ensure_token(env)
     disable_rasa_telemetry()
     started = time.monotonic()
     pids = {"actions": start_actions(config, env)}
+    pids["notify"] = start_notify(config, env)
     pids["rasa"] = start_rasa(config, env)
     if config.web_port:
         pids["web"] = start_web(config, env)
@@ -296,7 +319,7 @@ def stop_process(name: str, config: StackConfig, timeout: float = 15) -> bool:
 
 
 def stop(config: StackConfig) -> List[str]:
-    return [name for name in ("web", "rasa", "actions") if stop_process(name, config)]
+    return [name for name in ("web", "rasa", "notify", "actions") if stop_process(name, config)]
 
 
 def status_line(config: StackConfig) -> str:

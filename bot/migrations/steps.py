@@ -30,7 +30,22 @@ def _index_quote_topic(connection: Connection) -> None:
         )
 
 
+def _front_desk(connection: Connection) -> None:
+    """Booking requests say whether they are a call-back; the notification outbox."""
+    from sqlalchemy import text
+
+    from bot.notify.outbox import OutboxRow
+
+    columns = {column["name"] for column in inspect(connection).get_columns("booking_requests")}
+    if "kind" not in columns:
+        connection.execute(text(
+            "ALTER TABLE booking_requests ADD COLUMN kind VARCHAR(10) NOT NULL DEFAULT 'booking'"
+        ))
+    OutboxRow.__table__.create(connection, checkfirst=True)
+
+
 MIGRATIONS = (
     Migration(1, "baseline: knowledge, bookings, feedback and staff tables", _baseline),
     Migration(2, "index knowledge_quotes.topic_id", _index_quote_topic),
+    Migration(3, "booking_requests.kind (call-backs) and the notification outbox", _front_desk),
 )

@@ -22,6 +22,7 @@ FALLBACK = "nlu_fallback"
 NOT_TOPICS = frozenset({
     CRISIS, OUT_OF_SCOPE, FALLBACK, "book_appointment", "personal_advice", "greet", "goodbye",
     "thanks", "help", "bot_challenge", "affirm", "deny", "cancel", "inform", "delete_my_data",
+    "request_callback",
 })
 # A confident one of these is the person's own turn, never a follow-up ("thanks, that helps").
 ENDS_A_TOPIC = frozenset({

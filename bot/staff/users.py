@@ -35,6 +35,7 @@ PERMISSIONS: Dict[str, FrozenSet[str]] = {
     "approve_answer": frozenset({CLINICIAN}),
     "deploy": frozenset(ROLES),
     "manage_users": frozenset({CLINICIAN}),
+    "bookings": frozenset(ROLES),
 }
 REFUSALS = {
     "approve_answer": "Only a clinician can approve a new or changed answer.",

@@ -27,7 +27,7 @@ from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
-from bot.staff import changes, deploy, inbox, insight, topics, users
+from bot.staff import bookings, changes, deploy, inbox, insight, topics, users
 from bot.staff.throttle import LoginThrottle
 from bot.staff.project import (
     DEFAULT_SESSION_MINUTES,
@@ -61,6 +61,7 @@ class Session:
     created: float
     seen: float
     flash: List[str] = field(default_factory=list)
+    open_requests: Optional[int] = None  # shown in the header of every page
 
 
 @dataclass
@@ -140,8 +141,12 @@ def render(name: str, title: str, session: Optional[Session] = None, current: st
     if session is not None:
         flashes, session.flash[:] = list(session.flash), []
     values.setdefault("refresh_seconds", 0)
+    nav = list(NAV)
+    if session is not None:
+        count = getattr(session, "open_requests", None)
+        nav.insert(0, ("/bookings", "Requests" if count is None else f"Requests ({count} open)"))
     return templates().get_template(name).render(
-        title=title, session=session, nav=NAV, current=current, flashes=flashes, **values)
+        title=title, session=session, nav=nav, current=current, flashes=flashes, **values)
 
 
 def page(title: str, body: str, session: Optional[Session] = None) -> str:
@@ -182,6 +187,8 @@ async def security(request: web.Request, handler: Handler) -> web.StreamResponse
         if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
             return _html(page("Refused", "<p>This form has expired or was not sent from this page. "
                               "Go back, reload and try again.</p>"), 403)
+    if session is not None and request.method == "GET":
+        session.open_requests = await _run(bookings.open_count, _state(request).project)
     try:
         response = await handler(request)
     except users.PermissionDenied as error:
@@ -549,6 +556,72 @@ async def dashboard_csv(request: web.Request) -> web.StreamResponse:
         "Content-Disposition": f'attachment; filename="{chart.key}-{found.days}d.csv"'})
 
 
+# --------------------------------------------------------------------- booking requests
+
+def _status_options(selected: str, with_all: bool) -> str:
+    choices = (["all"] if with_all else []) + list(bookings.statuses())
+    return "".join(f'<option value="{esc(c)}"{" selected" if c == selected else ""}>{esc(c)}</option>'
+                   for c in choices)
+
+
+async def bookings_page(request: web.Request) -> web.StreamResponse:
+    """Booking and call-back requests, newest first, filtered by status."""
+    session = _current(request)
+    status = request.query.get("status", "all")
+    rows = await _run(bookings.list_requests, _state(request).project, session.user, status)
+    selected = bookings.check_status(status) or "all"
+    table = "".join(
+        f'<tr><td><a href="/bookings/{esc(r.reference)}">{esc(r.reference)}</a></td>'
+        f'<td>{r.created_at:%Y-%m-%d %H:%M}</td><td>{esc(r.kind)}</td><td>{esc(r.status)}</td>'
+        f'<td>{esc(" ".join(r.times_text.split())[:60])}</td></tr>' for r in rows)
+    body = (f'<form method="get" action="/bookings"><label>Status <select name="status">'
+            f'{_status_options(selected, True)}</select></label><button>Show</button></form>'
+            f'<p>{len(rows)} request(s), newest first (UTC). Open one to see the name and contact '
+            f'details; each opening is recorded in the audit log. '
+            f'<a href="/bookings.csv?status={esc(selected)}">Export CSV</a></p>'
+            '<table><tr><th>reference</th><th>received</th><th>kind</th><th>status</th>'
+            f'<th>preferred times</th></tr>{table}</table>')
+    return _html(page("Requests", body, session))
+
+
+async def booking_page(request: web.Request) -> web.StreamResponse:
+    session = _current(request)
+    row = await _run(bookings.open_request, _state(request).project, session.user,
+                     request.match_info["reference"])
+    from bot.booking.validation import display_contact
+
+    details = [("Reference", row.reference), ("Kind", row.kind),
+               ("Received (UTC)", f"{row.created_at:%Y-%m-%d %H:%M}"), ("Status", row.status),
+               ("Name", row.name), ("Contact", display_contact(row.contact, row.contact_kind)),
+               ("Preferred times", row.times_text), ("Reason", row.reason or "(none given)")]
+    table = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in details)
+    body = (f'<table>{table}</table>'
+            f'<form method="post" action="/bookings/{esc(row.reference)}/status">{csrf_field(session)}'
+            f'<label>New status <select name="status">{_status_options(row.status, False)}</select>'
+            '</label><button>Change status</button></form><p><a href="/bookings">All requests</a></p>')
+    return _html(page(f"Request {row.reference}", body, session))
+
+
+async def booking_status_post(request: web.Request) -> web.StreamResponse:
+    session = _current(request)
+    form = await request.post()
+    reference = request.match_info["reference"]
+    status = str(form.get("status", ""))
+    previous = await _run(bookings.change_status, _state(request).project, session.user,
+                          reference, status)
+    ref = bookings.normalise_reference(reference)
+    session.flash.append(f"{ref}: {previous} -> {status.strip().lower()}.")
+    raise web.HTTPSeeOther(f"/bookings/{ref}")
+
+
+async def bookings_csv(request: web.Request) -> web.StreamResponse:
+    session = _current(request)
+    text, _count = await _run(bookings.export_csv, _state(request).project, session.user,
+                              request.query.get("status"))
+    return web.Response(text=text, content_type="text/csv", charset="utf-8", headers={
+        "Content-Disposition": 'attachment; filename="requests.csv"'})
+
+
 async def health(_request: web.Request) -> web.StreamResponse:
     return web.json_response({"status": "ok"})
 
@@ -570,6 +643,9 @@ def create_app(project: Project, idle_minutes: Optional[float] = None) -> web.Ap
         web.post("/rollback", rollback_post), web.get("/audit", audit_page),
         web.get("/dashboard", dashboard_page),
         web.get("/dashboard/{chart:[a-z]+}.csv", dashboard_csv),
+        web.get("/bookings", bookings_page), web.get("/bookings.csv", bookings_csv),
+        web.get("/bookings/{reference}", booking_page),
+        web.post("/bookings/{reference}/status", booking_status_post),
     ])
     return app
 

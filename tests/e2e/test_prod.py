@@ -67,7 +67,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[prod.ProdConfig]
         tracker_db_url=f"{POSTGRES}/clinic_e2e_{tag}_tracker",
         lock_key_prefix=f"e2e{tag}",
         run_dir=tmp / "run", log_dir=tmp / "log",
-        extra_env={"RATE_LIMIT_SENDER_LIMIT": "0", "RATE_LIMIT_ADDRESS_LIMIT": "0"},
+        extra_env={"RATE_LIMIT_SENDER_LIMIT": "0", "RATE_LIMIT_ADDRESS_LIMIT": "0",
+                   "ALLOW_PLACEHOLDERS": "1"},  # a test set-up: the shipped placeholders
     )
     try:
         started = prod.start(config)

@@ -26,6 +26,11 @@ def booking_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]
     monkeypatch.setenv("DATABASE_URL", url)
     get_settings.cache_clear()
     db.get_engine.cache_clear()
+    from bot.staff import users
+
+    users.add_user(url, None, "desk", users.STAFF, "front-desk-password")
+    monkeypatch.setenv("STAFF_USER", "desk")
+    monkeypatch.setenv("STAFF_PASSWORD", "front-desk-password")
     yield url
     db.get_engine.cache_clear()
     get_settings.cache_clear()
@@ -99,6 +104,8 @@ def test_bad_export_paths_are_explained(
 
 def test_unreachable_database_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, capsys) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("DATABASE_URL", "postgresql+psycopg2://postgres@127.0.0.1:1/none")
+    monkeypatch.setenv("STAFF_USER", "desk")
+    monkeypatch.setenv("STAFF_PASSWORD", "front-desk-password")
     get_settings.cache_clear()
     db.get_engine.cache_clear()
     try:
@@ -152,3 +159,27 @@ def test_bad_status_changes_are_explained_and_change_nothing(
     assert main(argv) == 2
     assert needle in capsys.readouterr().err
     assert {b.status for b in list_bookings(booking_db)} == {"new"}
+
+
+@pytest.mark.parametrize("argv", [["bookings", "list"], ["bookings", "export", "--csv", "-"],
+                                  ["bookings", "status", "HF-AAAAAA", "booked"]])
+def test_every_bookings_command_needs_a_staff_login(
+        two_bookings: list, monkeypatch: pytest.MonkeyPatch, capsys, argv: list) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.delenv("STAFF_USER")
+    assert main(argv) == 2
+    assert "Say who you are" in capsys.readouterr().err
+    monkeypatch.setenv("STAFF_USER", "desk")
+    monkeypatch.setenv("STAFF_PASSWORD", "wrong password!")
+    assert main(argv) == 2
+    out, err = capsys.readouterr()
+    assert "Ann Older" not in out and "password" in err.lower()
+
+
+def test_status_changes_and_exports_are_audited(two_bookings: list, booking_db: str) -> None:
+    from bot.staff.store import audit_log
+
+    assert main(["bookings", "status", two_bookings[1], "contacted"]) == 0
+    assert main(["bookings", "export", "--csv", "-"]) == 0
+    actions = [(e.username, e.action, e.target) for e in audit_log(booking_db)]
+    assert ("desk", "booking_status", two_bookings[1]) in actions
+    assert ("desk", "export_bookings", "all") in actions

@@ -209,3 +209,10 @@ def test_short_authors() -> None:
     assert fmt.short_authors("Zhu, F., Tu, H., & Chen, T.") == "Zhu, Tu & Chen"
     assert fmt.short_authors("Smith, J.") == "Smith"
     assert fmt.short_authors("WHO") == "WHO"
+
+
+def test_a_clinic_citation_gives_the_clinic_page_as_source() -> None:
+    from bot.channels.format import source_line
+
+    clinic = {"kind": "clinic", "title": "Healthflow Naturopathic", "url": "https://c.test/fees"}
+    assert source_line([clinic]) == "Source: Healthflow Naturopathic, https://c.test/fees"

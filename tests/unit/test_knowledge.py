@@ -34,9 +34,19 @@ def test_every_catalogue_topic_has_an_entry() -> None:
 @pytest.mark.skipif(not (SHARED / "faq-topics.md").exists(), reason="../shared not beside the repo")
 def test_catalogue_ids_match_shared_faq_topics() -> None:
     text = (SHARED / "faq-topics.md").read_text(encoding="utf-8")
-    knowledge_part = text.split("## Routing topics")[0]
+    knowledge_part = text.split("## Clinic topics")[0].split("## Routing topics")[0]
     listed = re.findall(r"^\| `([a-z_]+)` \|", knowledge_part, flags=re.MULTILINE)
     assert sorted(listed) == sorted(KNOWLEDGE_IDS)
+
+
+@pytest.mark.skipif(not (SHARED / "faq-topics.md").exists(), reason="../shared not beside the repo")
+def test_clinic_topics_match_shared_faq_topics() -> None:
+    from bot.frontdesk.answers import CLINIC_TOPICS
+
+    text = (SHARED / "faq-topics.md").read_text(encoding="utf-8")
+    clinic_part = text.split("## Clinic topics")[1].split("## Routing topics")[0]
+    listed = re.findall(r"^\| `([a-z_]+)` \|", clinic_part, flags=re.MULTILINE)
+    assert sorted(listed) == sorted(CLINIC_TOPICS)
 
 
 @pytest.mark.skipif(not (SHARED / "source").exists(), reason="../shared not beside the repo")

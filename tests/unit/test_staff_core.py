@@ -290,7 +290,7 @@ def test_passwords_are_salted_hashes_and_roles_are_enforced(tmp_path: Path) -> N
 
 
 @pytest.mark.parametrize(("role", "allowed"), [
-    (users.STAFF, {"read_inbox", "label", "approve_examples", "deploy"}),
+    (users.STAFF, {"read_inbox", "label", "approve_examples", "deploy", "bookings"}),
     (users.CLINICIAN, set(users.PERMISSIONS)),
 ])
 def test_role_permissions(role: str, allowed: set) -> None:
