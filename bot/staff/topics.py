@@ -35,8 +35,25 @@ class TopicChoice:
     description: str
 
 
+ABBREVIATIONS = frozenset({"dr", "mr", "mrs", "ms", "st", "e.g", "i.e", "vs", "etc", "no", "prof"})
+
+
+def split_sentences(text: str) -> List[str]:
+    """Sentences of a paragraph; "Dr. Cook" or "e.g. kefir" do not end one."""
+    text = " ".join(text.split())
+    found, start = [], 0
+    for match in SENTENCE_END.finditer(text):
+        words = text[start:match.start()].split()
+        if words and words[-1].rstrip(".").lower() in ABBREVIATIONS:
+            continue
+        found.append(text[start:match.start()])
+        start = match.end()
+    found.append(text[start:])
+    return [s for s in found if s]
+
+
 def _first_sentence(text: str) -> str:
-    sentence = SENTENCE_END.split(" ".join(text.split()), maxsplit=1)[0]
+    sentence = (split_sentences(text) or [""])[0]
     if len(sentence) <= DESCRIPTION_CHARS:
         return sentence
     return sentence[:DESCRIPTION_CHARS].rsplit(" ", 1)[0] + "…"
@@ -100,7 +117,7 @@ def article_sections(project: Project) -> List[ArticleSection]:
                 sections.append(ArticleSection(heading, sentences))
             heading, sentences = text, []
             continue
-        sentences += [s for s in SENTENCE_END.split(text) if len(s) > 20]
+        sentences += [s for s in split_sentences(text) if len(s) > 20]
     if sentences:
         sections.append(ArticleSection(heading, sentences))
     return sections

@@ -475,11 +475,12 @@ async def models_page(request: web.Request) -> web.StreamResponse:
     live = next((m for m in models if m.status == deploy.LIVE), None)
     newer = [m for m in models if m.status != deploy.LIVE
              and (live is None or m.created_at > live.created_at)]
+    previous = next((m for m in models if m.status in (deploy.RETIRED, deploy.ROLLED_BACK)), None)
     estimate = state.retrain_seconds or staff_setting("retrain_seconds", DEFAULT_RETRAIN_SECONDS)
     job = state.job
     return _html(render(
         "models.html", "Models", session, "/models", models=models, live=live,
-        candidate=newer[0] if newer else None, job=job, progress=_progress(job, estimate),
+        candidate=newer[0] if newer else None, previous=previous, job=job, progress=_progress(job, estimate),
         estimate_minutes=max(1, round(estimate / 60)), refresh_seconds=5 if job.running else 0))
 
 
