@@ -55,6 +55,9 @@ class Settings:
     crisis_clause_sentences: int = 8  # clauses are read in the sentences nearest to a crisis
     follow_up_similarity: float = 0.75
     follow_up_max_words: int = 8
+    # A message this close to an out-of-scope example (and closer than to the last topic's) is
+    # an everyday request, never a follow-up ("call my mum" after a question about diet).
+    follow_up_out_of_scope_similarity: float = 0.7
     # While the booking form asks for one of these, only the crisis patterns count.
     detail_slots: tuple[str, ...] = ("booking_name", "booking_contact", "booking_times")
     ranking_length: int = 10
@@ -214,6 +217,11 @@ class Reader:
             forced[index], close[index] = 1.0, 1.0
             return forced, close, context.previous_text
         own_far = float(near[own_index]) < self.settings.min_similarity
+        oos = self.model.index(OUT_OF_SCOPE)
+        if (oos is not None and index is not None
+                and float(near[oos]) >= self.settings.follow_up_out_of_scope_similarity
+                and float(near[oos]) > float(near[index])):
+            return None  # an everyday request close to the out-of-scope examples ("call my mum")
         if not (cue or own_far or own_conf < 0.5):
             return None
         joined = f"{context.previous_text} {text}"
