@@ -29,6 +29,9 @@ ENDS_A_TOPIC = frozenset({
     "greet", "goodbye", "thanks", "affirm", "deny", "cancel", "book_appointment",
     "delete_my_data", "personal_advice", "bot_challenge",
 })
+# Words that point back at what was just said: "is there research on *that*?" (while "which
+# probiotic strains were studied?" names its own topic).
+REFERRING_WORDS = frozenset({"that", "this", "it", "its", "those", "these", "them", "they", "there"})
 # Answers inside a form: their wording is the person's own, so no similarity test applies.
 FORM_ANSWERS = frozenset({"affirm", "deny", "cancel", "inform"})
 
@@ -230,7 +233,8 @@ class Reader:
         best, best_conf = self.model.labels[int(c_probs[0].argmax())], float(c_probs[0].max())
         # "is there research on that?" points back at the last topic: read together, that topic
         # wins if it is clear, even though "research" alone sounds like a question about sources.
-        back_to_topic = cue and best == context.previous_topic and best_conf >= 0.5
+        points_back = bool(set(text_reading.words(text)) & REFERRING_WORDS)
+        back_to_topic = points_back and best == context.previous_topic and best_conf >= 0.5
         if best in NOT_TOPICS or (own not in NOT_TOPICS and not own_far and not back_to_topic
                                   and best_conf < own_conf):
             return None
