@@ -105,7 +105,57 @@ def run(events: int, directory: Path) -> Dict[str, Any]:
         inbox.inbox_page, project, staff, inbox.InboxFilter(topic="diet"))
     figures["search_kombucha_page_2"] = _timed(
         inbox.inbox_page, project, staff, inbox.InboxFilter(search="kombucha"), page=2)
+    figures["web_page_seconds"] = _web_open(project)
+    figures["cli_seconds"] = _cli_open(project, directory)
     return figures
+
+
+PASSWORD = "benchmark-passphrase"
+
+
+def _web_open(project: Project) -> float:
+    """GET / on the staff web page (logged in): the inbox as a browser receives it."""
+    import asyncio
+    import re
+
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from bot.staff import users
+    from bot.staff.web import create_app
+
+    users.add_user(project.database_url, None, "bench", users.STAFF, PASSWORD)
+    token = re.compile(r'name="csrf" value="([^"]+)"')
+
+    async def main() -> float:
+        async with TestClient(TestServer(create_app(project))) as client:
+            form = await (await client.get("/login")).text()
+            await client.post("/login", data={"username": "bench", "password": PASSWORD,
+                                              "csrf": token.search(form).group(1)})  # type: ignore[union-attr]
+            began = time.perf_counter()
+            reply = await client.get("/")
+            await reply.text()
+            assert reply.status == 200
+            return round(time.perf_counter() - began, 3)
+
+    return asyncio.run(main())
+
+
+def _cli_open(project: Project, directory: Path) -> float:
+    """``python -m bot staff inbox`` from start to exit (interpreter and imports included)."""
+    import os
+    import subprocess
+    import sys
+
+    from bot.settings import PROJECT_ROOT
+
+    env = dict(os.environ, PYTHONPATH=str(PROJECT_ROOT), DATABASE_URL=project.database_url,
+               TRACKER_DB_URL=project.tracker_url, STAFF_PROJECT_DIR=str(project.root),
+               STAFF_USER="bench", STAFF_PASSWORD=PASSWORD)
+    began = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "bot", "staff", "inbox", "--limit", "20"],  # noqa: S603
+                          cwd=directory, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    return round(time.perf_counter() - began, 3)
 
 
 def main(argv: List[str] | None = None) -> int:

@@ -8,10 +8,11 @@ Everything else in the domain is internal and never offered.
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List
+from typing import Any, Callable, Dict, List, Sequence, Tuple
 
 import yaml
 
@@ -65,8 +66,33 @@ def _extra_labels(path: Path = LABELS_FILE) -> List[TopicChoice]:
             for e in data.get("labels") or []]
 
 
+_CACHE: Dict[Tuple[str, Tuple[Tuple[str, int], ...]], Any] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def cached(name: str, paths: Sequence[Path], compute: Callable[[], Any]) -> Any:
+    """``compute()``, reused until one of ``paths`` changes (the pages read these files on
+    every request; parsing the YAML took 0.7 s a page)."""
+    stamp = tuple((str(p), p.stat().st_mtime_ns if p.exists() else 0) for p in paths)
+    key = (name, stamp)
+    with _CACHE_LOCK:
+        if key in _CACHE:
+            return _CACHE[key]
+    value = compute()
+    with _CACHE_LOCK:
+        for old in [k for k in _CACHE if k[0] == name and k[1][0][0] == stamp[0][0]]:
+            del _CACHE[old]
+        _CACHE[key] = value
+    return value
+
+
 def label_options(project: Project) -> List[TopicChoice]:
     """Every label staff may choose, knowledge topics first (in the knowledge base's order)."""
+    return list(cached("label_options", [project.topics_file, project.article_file, LABELS_FILE],
+                       lambda: _label_options(project)))
+
+
+def _label_options(project: Project) -> List[TopicChoice]:
     topics = [TopicChoice(t.id, t.title, _first_sentence(t.answer))
               for t in load_topics_file(project.topics_file, project.article_file)]
     known = {t.id for t in topics}
@@ -103,6 +129,11 @@ class ArticleSection:
 
 def article_sections(project: Project) -> List[ArticleSection]:
     """The article as headings and the sentences under each, for picking a verbatim quote."""
+    return list(cached("article_sections", [project.article_file],
+                       lambda: _article_sections(project)))
+
+
+def _article_sections(project: Project) -> List[ArticleSection]:
     sections: List[ArticleSection] = []
     heading = "Introduction"
     sentences: List[str] = []
