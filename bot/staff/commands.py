@@ -53,22 +53,56 @@ def _login(args: argparse.Namespace, project: Project) -> users.User:
 
 
 def _inbox(args: argparse.Namespace) -> int:
+    from datetime import date
+
+    from bot.staff.topics import topic_names
+
     project = _project()
-    groups = inbox.inbox(project, _login(args, project), args.threshold, args.all, args.limit)
+    try:
+        since = date.fromisoformat(args.since) if args.since else None
+        until = date.fromisoformat(args.until) if args.until else None
+    except ValueError:
+        raise ValueError("Dates are YYYY-MM-DD, e.g. --since 2026-12-01.") from None
+    filters = inbox.InboxFilter(reason=args.reason or "", topic=args.topic or "", since=since,
+                                until=until, search=args.search or "")
+    found = inbox.inbox_page(project, _login(args, project), filters, args.page, args.limit,
+                             args.threshold, args.all)
+    groups = found.groups
     if not groups:
-        print("The inbox is empty: nothing the assistant was unsure about.")
+        print("No message matches these filters." if any((args.reason, args.topic, since, until,
+                                                          args.search))
+              else "The inbox is empty: nothing the assistant was unsure about.")
         return 0
-    for number, group in enumerate(groups, start=1):
-        more = f"  (+{len(group.messages) - 1} similar)" if len(group.messages) > 1 else ""
+    names = topic_names(project)
+    print(f"Page {found.page} of {found.pages}: {found.total_groups} group(s), "
+          f"{found.total_messages} message(s), newest first.")
+    for number, group in enumerate(groups, start=(found.page - 1) * args.limit + 1):
+        more = f"  (+{group.size - 1} similar)" if group.size > 1 else ""
         print(f"{number:3d}. [{', '.join(group.reasons)}]{more}")
         for message in group.messages[: args.show]:
             label = f"  -> labelled {message.labelled_as}" if message.labelled_as else ""
             print(f"     #{message.event_id} {message.at:%Y-%m-%d %H:%M} {message.conversation} "
-                  f"{message.topic} {message.confidence:.2f}: {message.text}{label}")
+                  f"guessed \"{names.get(message.topic, message.topic)}\" {message.confidence:.2f}: "
+                  f"{message.text}{label}")
         if len(group.messages) > args.show:
             ids = " ".join(str(i) for i in group.ids)
             print(f"     ... all ids: {ids}")
-    print("\nLabel with: python -m bot staff label ID [ID ...] --topic TOPIC")
+    if found.page < found.pages:
+        print(f"\nOlder groups: --page {found.page + 1}")
+    print("\nLabel with: python -m bot staff label ID [ID ...] --topic TOPIC "
+          "(topics: python -m bot staff topics)")
+    return 0
+
+
+def _topics(args: argparse.Namespace) -> int:
+    from bot.staff.topics import label_options
+
+    project = _project()
+    users.require(_login(args, project), "read_inbox")
+    offered = set(changes.label_choices(project))
+    for choice in label_options(project):
+        if choice.id in offered:
+            print(f"{choice.id:24s} {choice.title}\n{'':24s} {choice.description}")
     return 0
 
 
@@ -253,8 +287,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sub = add("inbox", _inbox, "messages the assistant was unsure about or got wrong")
     sub.add_argument("--threshold", type=float, help="confidence below which a message is shown")
     sub.add_argument("--all", action="store_true", help="include messages already labelled")
-    sub.add_argument("--limit", type=int, default=50, help="groups to show")
+    sub.add_argument("--limit", type=int, default=20, help="groups per page (20)")
+    sub.add_argument("--page", type=int, default=1, help="which page (1: the newest)")
+    sub.add_argument("--reason", choices=sorted(inbox.REASON_CHOICES),
+                     help="only messages shown for this reason")
+    sub.add_argument("--topic", help="only messages the assistant guessed as this topic id")
+    sub.add_argument("--since", help="from this day, YYYY-MM-DD")
+    sub.add_argument("--until", help="to this day, YYYY-MM-DD")
+    sub.add_argument("--search", help="only messages with these words")
     sub.add_argument("--show", type=int, default=3, help="messages to show per group")
+
+    add("topics", _topics, "the topics a message can be labelled with: id, title, description")
 
     sub = add("label", _label, "teach the assistant which topic messages belong to")
     sub.add_argument("ids", type=int, nargs="+", help="message ids from the inbox")

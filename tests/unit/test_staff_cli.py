@@ -99,3 +99,34 @@ def test_every_command_has_help(capsys: pytest.CaptureFixture) -> None:
     with pytest.raises(SystemExit):
         build_parser().parse_args(["staff", "users", "add", "--help"])
     assert "STAFF_NEW_PASSWORD" in capsys.readouterr().out
+
+
+def test_inbox_filters_pages_and_topics_on_the_command_line(env: Dict[str, str], tmp_path: Path) -> None:
+    from bot.staff.project import Project
+    from tests.unit.test_staff_core import Tracker
+
+    from bot.db import get_engine
+    from bot.staff import inbox
+
+    inbox.EVENTS.metadata.create_all(get_engine(env["TRACKER_DB_URL"]))
+    tracker = Tracker(Project(database_url=env["DATABASE_URL"], tracker_url=env["TRACKER_DB_URL"]))
+    tracker.user("a", "what's the weather in calgary", "out_of_scope", 0.9)
+    tracker.user("b", "does kombucha help my anxiety", "diet", 0.3)
+    made = run(["staff", "users", "add", "carol", "--role", "clinician"],
+               {**env, "STAFF_NEW_PASSWORD": "carol-secret-1"})
+    assert made.returncode == 0, made.stderr
+    login = {**env, "STAFF_USER": "carol", "STAFF_PASSWORD": "carol-secret-1"}
+    narrowed = run(["staff", "inbox", "--reason", "out_of_scope"], login)
+    assert narrowed.returncode == 0, narrowed.stderr
+    assert "weather" in narrowed.stdout and "kombucha" not in narrowed.stdout
+    paged = run(["staff", "inbox", "--limit", "1", "--page", "2"], login)
+    assert "Page 2 of 2" in paged.stdout and "weather" in paged.stdout
+    assert 'guessed "Not something the assistant answers"' in paged.stdout
+    none = run(["staff", "inbox", "--search", "zebra"], login)
+    assert "No message matches these filters." in none.stdout
+    listed = run(["staff", "topics"], login)
+    assert "What is the gut-brain axis?" in listed.stdout
+    for internal in ("affirm", "inform", "greet"):
+        assert f"\n{internal} " not in "\n" + listed.stdout
+    bad = run(["staff", "inbox", "--since", "yesterday"], login)
+    assert "YYYY-MM-DD" in assert_one_line_error(bad)
