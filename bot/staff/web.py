@@ -383,54 +383,18 @@ async def answer_post(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther("/changes")
 
 
-def _describe(change: changes.Change) -> str:
-    payload = change.payload
-    if change.kind == changes.NEW_TOPIC:
-        topic = payload["topic"]
-        source = topic.get("source") or {}
-        return (f"<p><b>Answer:</b> {esc(topic['answer'])}</p><p><b>Quote:</b> "
-                f"{esc(' | '.join(topic['quotes']))}</p>"
-                + (f"<p><b>Source:</b> {esc(source.get('citation'))} {esc(source.get('url') or '')}</p>"
-                   if source else "<p><b>Source:</b> the clinic's article (quote checked word for word)</p>")
-                + f"<p><b>Examples:</b> {esc(' | '.join(payload['examples']))}</p>")
-    if change.kind == changes.ANSWER:
-        return (f"<p><b>Now:</b> {esc(payload['old_answer'])}</p>"
-                f"<p><b>New:</b> {esc(payload['answer'])}</p>")
-    return f"<p>{esc(' | '.join(payload.get('examples') or []))}</p>"
-
-
-def _four_eyes_notice() -> str:
-    """Shown on every approval page: whether one person alone can put an answer live."""
-    if changes.self_approval_allowed():
-        return ('<p class="flash error" id="self-approval">Self-approval is ON '
-                f'(setting staff.{changes.SELF_APPROVAL_SETTING}): a clinician can approve '
-                'their own new or changed answer, and each such approval is marked in the audit '
-                'log. Turn it off as soon as the clinic has a second clinician.</p>')
-    return ('<p class="meta" id="four-eyes">Four eyes: a new or changed answer needs a clinician '
-            'other than the person who proposed it.</p>')
-
-
 async def changes_page(request: web.Request) -> web.StreamResponse:
     session = _current(request)
-    waiting = await _run(changes.pending, _state(request).project, session.user)
-    parts = ["<p>New or changed answers go live only after a clinician approves them.</p>",
-             _four_eyes_notice()]
-    for change in waiting:
-        own = change.created_by == session.user.username and change.needs_role == users.CLINICIAN
-        approve = (f'<form method="post" action="/changes/{change.id}/approve">{csrf_field(session)}'
-                   '<button>Approve</button></form>')
-        if own and not changes.self_approval_allowed():
-            approve = '<p class="meta">You proposed this change: another clinician approves it.</p>'
-        parts.append(
-            f'<div class="group"><b>#{change.id} {esc(change.summary)}</b> '
-            f'<span class="meta">by {esc(change.created_by)}, {change.created_at:%Y-%m-%d %H:%M} · '
-            f'needs a {esc(change.needs_role)}</span>{_describe(change)}'
-            f'{approve}'
-            f'<form method="post" action="/changes/{change.id}/reject">{csrf_field(session)}'
-            '<input type="text" name="reason" placeholder="reason"><button>Reject</button></form></div>')
-    if not waiting:
-        parts.append("<p>Nothing is waiting for approval.</p>")
-    return _html(page("Approvals", "".join(parts), session))
+    project = _state(request).project
+    waiting = await _run(changes.pending, project, session.user)
+    alone = changes.self_approval_allowed()
+    items = [{"change": c, "own": (c.created_by == session.user.username
+                                   and c.needs_role == users.CLINICIAN and not alone)}
+             for c in waiting]
+    return _html(render("changes.html", "Approvals", session, "/changes", waiting=items,
+                        self_approval=alone, self_approval_setting=changes.SELF_APPROVAL_SETTING,
+                        new_topic=changes.NEW_TOPIC, answer=changes.ANSWER,
+                        names=await _run(topics.topic_names, project)))
 
 
 async def approve_post(request: web.Request) -> web.StreamResponse:
@@ -528,10 +492,7 @@ async def audit_page(request: web.Request) -> web.StreamResponse:
     session = _current(request)
     users.require(session.user, "read_inbox")
     entries = await _run(audit_log, _state(request).project.database_url, 200)
-    rows = "".join(f"<tr><td>{e.at:%Y-%m-%d %H:%M:%S}</td><td>{esc(e.username)}</td><td>{esc(e.action)}"
-                   f"</td><td>{esc(e.target)}</td><td>{esc(e.details)}</td></tr>" for e in entries)
-    return _html(page("Audit log", f"<table><tr><th>when</th><th>who</th><th>what</th><th>on</th>"
-                      f"<th>details</th></tr>{rows}</table>", session))
+    return _html(render("audit.html", "Audit log", session, "/audit", entries=entries))
 
 
 def _days(request: web.Request) -> int:
