@@ -26,7 +26,7 @@ import asyncio
 import logging
 import os
 import weakref
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import (
     Any,
     Awaitable,
@@ -49,7 +49,8 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.channels import format as fmt
-from bot.channels import guard
+from bot.channels import guard, identity
+from bot.channels.metadata import keep_allowed
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +64,8 @@ class Incoming:
     """One message a person sent, as the channel read it from the webhook."""
 
     sender_id: str
-    """The conversation id Rasa uses (the channel's id for the person or chat)."""
+    """The channel's id for the person or chat; the pipeline replaces it with the keyed
+    conversation id Rasa stores (``bot.channels.identity``) before the turn."""
     text: str
     reply_to: str
     """Where replies go: a chat id, a phone number, a page-scoped id, a Slack channel."""
@@ -122,6 +124,7 @@ class MessagingInput(InputChannel):
         self.per_sender = guard.limiter_from_env("RATE_LIMIT_SENDER", 10, 5.0)
         self.delivered = guard.RecentKeys()
         self._tasks: Set["asyncio.Task[None]"] = set()
+        identity.channel_key()  # made (or its absence reported) at start-up, not mid-turn
         # one turn at a time per sender, so replies keep the order of the messages and a
         # quick "2" is read against the turn before it (gone when no task holds it)
         self._sender_locks: "weakref.WeakValueDictionary[str, asyncio.Lock]" = (
@@ -181,7 +184,10 @@ class MessagingInput(InputChannel):
                 return response.json({"error": "unreadable request"}, status=400)
             if isinstance(parsed, HTTPResponse):
                 return parsed
-            for incoming in parsed:
+            for parsed_incoming in parsed:
+                # the stored conversation is keyed; replies still go to the channel's id
+                incoming = replace(parsed_incoming, sender_id=identity.conversation_id(
+                    self.name(), parsed_incoming.sender_id))
                 if incoming.event_id and self.delivered.seen(incoming.event_id):
                     logger.info("%s webhook: dropped a repeated delivery", self.name())
                     continue
@@ -240,7 +246,8 @@ class MessagingInput(InputChannel):
                 metadata["option"] = {"number": option.number, "title": option.title}
         collector = collector_for(self.name())
         message = UserMessage(
-            text, collector, incoming.sender_id, input_channel=self.name(), metadata=metadata
+            text, collector, incoming.sender_id, input_channel=self.name(),
+            metadata=keep_allowed(metadata),
         )
         answered = await guard.run_with_reply_guarantee(
             lambda: on_new_message(message), lambda: list(collector.messages),

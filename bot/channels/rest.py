@@ -7,21 +7,29 @@ apology with the clinic's phone number whenever the turn produced no reply (rasa
 User text is never logged. ``GET /webhooks/rest/`` answers 503 if Rasa fell back to
 keeping conversations in memory (it does so silently when a tracker store cannot be
 loaded).
+
+Turns come only from the clinic's pages: the body must be ``application/json`` (anything
+else gets 415), which makes a browser on another site send a CORS preflight first, and a
+request whose ``Origin`` is not among the allowed origins (``CORS_ORIGINS``, the list Rasa's
+``--cors`` gets) is refused with 403. Both are refused before the turn, so nothing of such
+a request is stored. Requests without an ``Origin`` (servers, tests, curl) work as before.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from typing import Any, Awaitable, Callable, Dict, Optional, Text
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
 
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.channels import guard
+from bot.channels import banner, guard, identity
+from bot.channels.metadata import keep_allowed, rest_keys
 from bot.rasa_components import action_validation
+from bot.web import allowed_origins
 
 logger = logging.getLogger(__name__)
 
@@ -52,14 +60,17 @@ class ClinicRestInput(InputChannel):
         return cls(
             turn_timeout=float(credentials.get("turn_timeout") or DEFAULT_TURN_TIMEOUT),
             action_timeout=float(action_timeout or guard.DEFAULT_ACTION_TIMEOUT),
+            origins=credentials.get("allowed_origins") or allowed_origins(),
         )
 
     def __init__(
         self,
         turn_timeout: float = DEFAULT_TURN_TIMEOUT,
         action_timeout: float = guard.DEFAULT_ACTION_TIMEOUT,
+        origins: Optional[List[str]] = None,
     ) -> None:
         self.turn_timeout = turn_timeout
+        self.origins = frozenset(allowed_origins() if origins is None else origins)
         if action_timeout >= turn_timeout:
             logger.warning("action_timeout %.1f s is not below turn_timeout %.1f s; using %.1f s",
                            action_timeout, turn_timeout, turn_timeout / 2)
@@ -67,8 +78,10 @@ class ClinicRestInput(InputChannel):
         self.action_timeout = action_timeout
         guard.limit_action_server_wait(action_timeout)
         action_validation.install()
+        banner.install()  # GET / answers without Rasa's version
         self.per_sender = guard.limiter_from_env("RATE_LIMIT_SENDER", 10, 5.0)
         self.per_address = guard.limiter_from_env("RATE_LIMIT_ADDRESS", 200, 1.0)
+        self.metadata_keys = rest_keys()
 
     @staticmethod
     def _address(request: Request) -> str:
@@ -77,6 +90,22 @@ class ClinicRestInput(InputChannel):
             if forwarded:
                 return forwarded.split(",")[0].strip()
         return str(request.ip or "unknown")
+
+    def _refusal(self, request: Request) -> Optional[HTTPResponse]:
+        """403 for a browser on a page of another site, 415 for a body that is not JSON."""
+        origin = request.headers.get("origin")
+        if origin is not None and origin not in self.origins:
+            logger.warning("refused a turn sent from a page on another site")
+            return response.json(
+                {"error": "Messages are accepted only from the clinic's own pages."}, status=403
+            )
+        content_type = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+        if content_type != "application/json":
+            return response.json(
+                {"error": "Send the message as JSON (Content-Type: application/json)."},
+                status=415,
+            )
+        return None
 
     def blueprint(
         self, on_new_message: Callable[[UserMessage], Awaitable[Any]]
@@ -95,6 +124,9 @@ class ClinicRestInput(InputChannel):
 
         @webhook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
+            refused = self._refusal(request)
+            if refused is not None:
+                return refused
             try:
                 body = request.json
             except Exception:  # Sanic raises on malformed JSON
@@ -107,12 +139,17 @@ class ClinicRestInput(InputChannel):
                 text = guard.clean_text(body.get("message"))
             except guard.BadRequest as error:
                 return response.json({"error": str(error)}, status=400)
+            if identity.is_channel_id(sender):
+                return response.json(
+                    {"error": "This sender id is reserved for a messaging channel's "
+                              "conversations; choose another."}, status=400)
             if not (self.per_address.allow(self._address(request))
                     and self.per_sender.allow(sender)):
                 return response.json(
                     {"error": "Too many messages; please wait a few seconds."}, status=429
                 )
-            metadata = body.get("metadata") if isinstance(body.get("metadata"), dict) else None
+            # only the allow-listed keys are stored (bot.channels.metadata)
+            metadata = keep_allowed(body.get("metadata"), self.metadata_keys)
             collector = CollectingOutputChannel()
             user_message = UserMessage(
                 text, collector, sender, input_channel=self.name(), metadata=metadata

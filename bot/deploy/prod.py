@@ -234,6 +234,10 @@ def prepare_databases(config: ProdConfig) -> List[int]:
     ran = migrate(config.database_url)
     store.sync_topics(store.load_topics_file(), config.database_url)
     prepare_tracker_schema(config.tracker_db_url)
+    from bot.channels.identity import migrate_tracker
+
+    # keyed channel conversations, with the servers' key
+    migrate_tracker(config.tracker_db_url, config.database_url, prod_env(config))
     return ran
 
 
@@ -381,8 +385,9 @@ def start_rasa(config: ProdConfig, env: Dict[str, str]) -> Dict[str, int]:
     started = {}
     for name, port in zip(config.rasa_names(), config.rasa_ports):
         stack = config.stack(rasa_port=port)
-        command = serve.rasa_command(stack, files["endpoints"], env, files["credentials"])
-        started[name] = serve._spawn(name, command, env, stack)
+        rasa_env = dict(env, CORS_ORIGINS=" ".join(serve.cors_origins(stack, env)))
+        command = serve.rasa_command(stack, files["endpoints"], rasa_env, files["credentials"])
+        started[name] = serve._spawn(name, command, rasa_env, stack)
     for name, port in zip(config.rasa_names(), config.rasa_ports):
         serve.wait_ready(f"http://127.0.0.1:{port}/webhooks/rest/", config.start_timeout,
                          started[name])
@@ -406,6 +411,7 @@ def start(config: ProdConfig) -> Dict[str, Any]:
 
     refuse_placeholders(prod_env(config))
     stop(config)
+    serve.secure_files(config.run_dir, config.log_dir, {})  # var/ owner-only, umask 077
     timings: Dict[str, float] = {}
     began = time.monotonic()
     migrations = prepare_databases(config)

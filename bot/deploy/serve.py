@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Dict, List, Mapping, Optional
 
 from bot.channels.credentials import write_credentials
+from bot.deploy import files
 from bot.deploy.endpoints import write_endpoints
 from bot.settings import PROJECT_ROOT
 from bot.web import demo_origins
@@ -135,6 +136,11 @@ def default_cors_origins(config: StackConfig, env: Mapping[str, str]) -> List[st
     return demo_origins(port)
 
 
+def cors_origins(config: StackConfig, env: Mapping[str, str]) -> List[str]:
+    """The web origins that may call Rasa from a browser (``CORS_ORIGINS`` or the demo's)."""
+    return env.get("CORS_ORIGINS", "").split() or default_cors_origins(config, env)
+
+
 def web_command(config: StackConfig, env: Mapping[str, str]) -> List[str]:
     rasa_url = env.get("RASA_PUBLIC_URL") or f"http://127.0.0.1:{config.rasa_port}"
     return [sys.executable, "-m", "bot.web", "--port", str(config.web_port),
@@ -154,7 +160,7 @@ def rasa_command(
         "--credentials", str(credentials_file or config.credentials),
         "--port", str(config.rasa_port),
         "--interface", config.interface,
-        "--cors", *(env.get("CORS_ORIGINS", "").split() or default_cors_origins(config, env)),
+        "--cors", *cors_origins(config, env),
     ]
     if env.get("RASA_API_TOKEN"):
         command += ["--enable-api", "--auth-token", env["RASA_API_TOKEN"]]
@@ -206,6 +212,8 @@ def start_rasa(config: StackConfig, env: Dict[str, str], timeout: float = 120) -
     credentials_file = write_credentials(
         config.run_dir / "credentials.yml", env, template=config.credentials
     )
+    # the REST channel refuses browsers on other origins: it reads the same list as --cors
+    env = dict(env, CORS_ORIGINS=" ".join(cors_origins(config, env)))
     pid = _spawn("rasa", rasa_command(config, endpoints_file, env, credentials_file), env, config)
     wait_ready(f"http://127.0.0.1:{config.rasa_port}/webhooks/rest/", timeout, pid)
     return pid
@@ -218,6 +226,34 @@ def start_web(config: StackConfig, env: Dict[str, str], timeout: float = 30) -> 
     pid = _spawn("web", web_command(config, env), env, config)
     wait_ready(f"http://127.0.0.1:{config.web_port}/health", timeout, pid)
     return pid
+
+
+def sqlite_files(url: Optional[str]) -> List[Path]:
+    """A SQLite URL's database file with its ``-wal`` and ``-shm``; nothing for other URLs."""
+    if not url or not url.startswith("sqlite:///") or url == "sqlite:///:memory:":
+        return []
+    database = Path(url[len("sqlite:///"):])
+    return [database, Path(f"{database}-wal"), Path(f"{database}-shm")]
+
+
+def secure_files(run_dir: Path, log_dir: Path, env: Mapping[str, str]) -> List[Path]:
+    """Owner-only ``var/`` (umask 077 from now on); the stores and logs in use tightened."""
+    from bot.deploy.endpoints import DEFAULT_TRACKER_URL
+    from bot.settings import DEFAULT_DATABASE_URL
+
+    stores = sqlite_files(env.get("DATABASE_URL") or DEFAULT_DATABASE_URL)
+    stores += sqlite_files(env.get("TRACKER_DB_URL") or DEFAULT_TRACKER_URL)
+    return files.secure(VAR_DIR, run_dir, log_dir, *stores)
+
+
+def migrate_conversations(env: Mapping[str, str]) -> None:
+    """Channel conversations stored under a phone number or chat id get their keyed id."""
+    from bot.channels.identity import migrate_tracker
+    from bot.deploy.endpoints import DEFAULT_TRACKER_URL
+    from bot.settings import DEFAULT_DATABASE_URL
+
+    migrate_tracker(env.get("TRACKER_DB_URL") or DEFAULT_TRACKER_URL,
+                    env.get("DATABASE_URL") or DEFAULT_DATABASE_URL, env)
 
 
 def notify_command() -> List[str]:
@@ -246,9 +282,11 @@ def start(config: StackConfig) -> Dict[str, int]:
     if not config.model.exists():
         raise RuntimeError(f"no trained model at {config.model}; run `make train` first")
     env = server_env(config)
+    secure_files(config.run_dir, config.log_dir, env)
+    prepare_database(env)
+    migrate_conversations(env)
     disable_rasa_telemetry()
     started = time.monotonic()
-    prepare_database(env)
     pids = {"actions": start_actions(config, env)}
     pids["notify"] = start_notify(config, env)
     pids["rasa"] = start_rasa(config, env)

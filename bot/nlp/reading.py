@@ -30,11 +30,10 @@ MIN_CLAUSE_WORDS = 3
 _WORD = re.compile(r"[a-z']+")
 QUESTION_WORDS = ("what", "how", "why", "which", "when", "where", "who", "is", "are", "do",
                   "does", "did", "can", "could", "should", "would", "will", "any")
-MAX_SENTENCES = 40  # beyond this, a message is read as its first and last sentences
 
 
 def sentences(text: str) -> list[str]:
-    """The text's sentences (at most ``MAX_SENTENCES``, keeping the first and the last)."""
+    """The text's sentences, all of them (a long story is read to its end)."""
     parts: list[str] = []
     for piece in (p.strip() for p in _SENTENCE_END.split(text)):
         if not piece:
@@ -43,9 +42,6 @@ def sentences(text: str) -> list[str]:
             parts[-1] = f"{parts[-1]} {piece}"
         else:
             parts.append(piece)
-    if len(parts) > MAX_SENTENCES:
-        half = MAX_SENTENCES // 2
-        parts = parts[:half] + parts[-half:]
     return parts
 
 

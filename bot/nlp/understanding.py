@@ -52,6 +52,7 @@ class Settings:
     crisis_clear_clause_margin: float = 0.15
     crisis_weak_margin: float = -0.05
     crisis_weak_clause_margin: float = 0.05
+    crisis_clause_sentences: int = 8  # clauses are read in the sentences nearest to a crisis
     follow_up_similarity: float = 0.75
     follow_up_max_words: int = 8
     # While the booking form asks for one of these, only the crisis patterns count.
@@ -163,6 +164,19 @@ class Reader:
         clause = margins[sentence_rows:]
         return float(margins[:sentence_rows].max()), float(clause.max()) if len(clause) else -1.0
 
+    def _clause_vectors(self, parts: list[str], sentence_vectors: np.ndarray) -> np.ndarray:
+        """Vectors of the clauses of the sentences nearest to a crisis (at most
+        ``crisis_clause_sentences`` of them: a long story costs a bounded time). Clauses are
+        read for risk only; a topic is decided by whole sentences."""
+        none = np.zeros((0, sentence_vectors.shape[1]), dtype=sentence_vectors.dtype)
+        if not parts:
+            return none
+        rows = sentence_vectors[1:] if len(parts) > 1 else sentence_vectors[:1]
+        order = np.argsort(-self.model.margin(rows, CRISIS, self.settings.crisis_neighbours))
+        chosen = [parts[int(i)] for i in order[: self.settings.crisis_clause_sentences]]
+        clauses = [c for sentence in chosen for c in text_reading.clauses(sentence)]
+        return self.encoder.encode(clauses) if clauses else none
+
     def _crisis_level(self, sentence: float, clause: float, context: Context) -> str | None:
         s = self.settings
         if context.requested_slot in s.detail_slots:
@@ -220,15 +234,14 @@ class Reader:
         vectors = vector[None, :]
         parts = text_reading.sentences(text)
         sentences = parts if len(parts) > 1 else []
-        # Clauses are read for risk only: a topic is decided by whole sentences.
-        clauses = [c for p in parts for c in text_reading.clauses(p)]
         read_as = "whole"
-        if sentences or clauses:
-            vectors = np.vstack([vectors, self.encoder.encode(sentences + clauses)])
-        probs_all, near_all = self._scores(vectors)
-        topic_rows = 1 + len(sentences)
+        if sentences:
+            vectors = np.vstack([vectors, self.encoder.encode(sentences)])
+        topic_rows = len(vectors)
+        vectors = np.vstack([vectors, self._clause_vectors(parts, vectors)])
+        probs_all, near_all = self._scores(vectors[:topic_rows])
         crisis_sentence, crisis_clause = self._crisis_signal(vectors, topic_rows)
-        probs, near = probs_all[0], near_all[:topic_rows].max(axis=0)
+        probs, near = probs_all[0], near_all.max(axis=0)
         question = text_reading.question_sentence(parts) if len(parts) > 1 else None
         if question is not None:
             probs = (probs + probs_all[1 + parts.index(question)]) / 2

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import zipfile
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -38,7 +39,7 @@ def cached_vectors(
         try:
             with np.load(path) as stored:
                 known = dict(zip(stored["keys"].tolist(), stored["vectors"]))
-        except (OSError, ValueError, KeyError) as error:
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
             logger.warning("encoder cache %s unreadable (%s): rebuilding it", path, error)
     keys = [text_key(t) for t in texts]
     missing = sorted({k: t for k, t in zip(keys, texts) if k not in known}.items())

@@ -24,7 +24,10 @@ class TokenizerFileError(ValueError):
 def _is_control(char: str) -> bool:
     if char in "\t\n\r":
         return False
-    return unicodedata.category(char).startswith("C")
+    # Unassigned code points (Cn) are not dropped: the tokenizers library reads them as
+    # [UNK], and emoji newer than Python's Unicode tables are unassigned to it.
+    category = unicodedata.category(char)
+    return category.startswith("C") and category != "Cn"
 
 
 def _is_punctuation(char: str) -> bool:
@@ -61,7 +64,9 @@ def normalise(text: str) -> str:
         else:
             out.append(char)
     decomposed = unicodedata.normalize("NFD", "".join(out))
-    return "".join(c for c in decomposed if unicodedata.category(c) != "Mn").lower()
+    # Lower-cased one character at a time, as the tokenizers library does: str.lower() of a
+    # whole word turns a final capital sigma into "ς", which has its own vocabulary id.
+    return "".join(c.lower() for c in decomposed if unicodedata.category(c) != "Mn")
 
 
 def pre_tokenise(text: str) -> list[str]:

@@ -160,8 +160,9 @@ class CrisisGuard(GraphComponent, IntentClassifier):
         intent = message.get(INTENT) or {}
         if not isinstance(signal, dict) or not isinstance(intent, dict):
             return False
-        margins = [signal.get("margin"), signal.get("clause_margin")]
-        if not all(isinstance(m, (int, float)) for m in margins):
+        raw = [signal.get("margin"), signal.get("clause_margin")]
+        margins = [float(m) for m in raw if isinstance(m, (int, float))]
+        if len(margins) != len(raw):
             return False
         return (max(margins) < self._doubt_margin
                 and intent.get(INTENT_NAME_KEY) not in UNSURE_INTENTS
@@ -193,8 +194,8 @@ def _signal_level(message: Message) -> str | None:
 
 
 def _crisis_component(nlp: Language) -> CrisisMatcher:
-    """The pipeline's crisis matcher, added if the pipeline lacks one."""
-    for _, component in nlp.pipeline:
+    """The pipeline's crisis matcher (enabled or not), added if the pipeline lacks one."""
+    for _, component in nlp.components:
         if isinstance(component, CrisisMatcher):
             return component
     logger.warning("spaCy pipeline has no %s component: adding one", FACTORY_NAME)

@@ -6,6 +6,10 @@
 * ``propose_topic`` / ``propose_answer``: a new FAQ topic or a changed answer text. Held as a
   pending change; nothing is written to the data or the knowledge base until a clinician
   approves it (``approve``). Enforced here, for the CLI and the web page alike.
+* **Four eyes**: that clinician must be someone other than the person who proposed the
+  change. A clinic with a single clinician can allow self-approval with the explicit setting
+  ``staff: allow_self_approval: true`` (``STAFF_ALLOW_SELF_APPROVAL=true``); every approval
+  page then says so, and each self-approval is written in the audit log as such.
 
 Every step is written to the audit log in the same transaction as the change itself.
 """
@@ -32,7 +36,7 @@ from bot.knowledge.store import (
 )
 from bot.staff import masking, training_data
 from bot.staff.inbox import intent_of, text_key, topic_of, tracked
-from bot.staff.project import Project
+from bot.staff.project import Project, staff_flag
 from bot.staff.store import ChangeRow, LabelRow, audit, ensure_schema, utcnow
 from bot.staff.users import CLINICIAN, STAFF, PermissionDenied, User, require
 
@@ -45,6 +49,11 @@ PENDING, APPLIED, REJECTED = "pending", "applied", "rejected"
 MIN_TOPIC_EXAMPLES = 2
 # Intents staff may not teach by label: the crisis net is tuned and tested on its own.
 NOT_LABELLABLE = {FALLBACK_INTENT, CRISIS}
+SELF_APPROVAL_SETTING = "allow_self_approval"
+FOUR_EYES_REFUSAL = (
+    "A new or changed answer goes live only when a clinician other than the person who "
+    "proposed it approves it. Ask another clinician to approve this change."
+)
 OTHER_SOURCE_NOT_SERVED = (
     "This topic quotes another source. Today every knowledge answer must cite the clinic's "
     "article word for word (the reply contract), so the assistant cannot serve it yet. Reject "
@@ -239,6 +248,11 @@ def _pending_row(session: Any, change_id: int) -> ChangeRow:
     return row
 
 
+def self_approval_allowed() -> bool:
+    """The explicit setting for a one-clinician clinic (off unless set)."""
+    return staff_flag(SELF_APPROVAL_SETTING)
+
+
 def approve(project: Project, user: Optional[User], change_id: int) -> Change:
     """Apply a pending change. An answer text needs a clinician; the KB file and the knowledge
     database are updated now, the intent and examples go live with the next retrain."""
@@ -253,6 +267,12 @@ def approve(project: Project, user: Optional[User], change_id: int) -> Change:
                   f"change {row.id}", kind=row.kind)
             session.commit()
             raise
+        self_approved = row.needs_role == CLINICIAN and actor.username == row.created_by
+        if self_approved and not self_approval_allowed():
+            audit(session, actor.username, "approve_refused", f"change {row.id}", kind=row.kind,
+                  reason="proposed by the same person (four eyes)")
+            session.commit()
+            raise PermissionDenied(FOUR_EYES_REFUSAL)
         payload = json.loads(row.payload)
         if row.kind == NEW_TOPIC and payload["topic"].get("source"):
             raise ValueError(OTHER_SOURCE_NOT_SERVED)
@@ -270,8 +290,13 @@ def approve(project: Project, user: Optional[User], change_id: int) -> Change:
             training_data.add_examples(project.staff_examples_file, payload["intent"],
                                        payload["examples"])
         row.status, row.decided_by, row.decided_at = APPLIED, actor.username, utcnow()
-        audit(session, actor.username, "approve", f"change {row.id}", kind=row.kind,
-              summary=row.summary)
+        if self_approved:
+            audit(session, actor.username, "approve", f"change {row.id}", kind=row.kind,
+                  summary=row.summary, self_approval=True,
+                  setting=f"staff.{SELF_APPROVAL_SETTING} is on")
+        else:
+            audit(session, actor.username, "approve", f"change {row.id}", kind=row.kind,
+                  summary=row.summary)
         change = _change(row)
     if change.kind in (NEW_TOPIC, ANSWER):
         # the knowledge database the actions read: a changed answer is live from now on; a

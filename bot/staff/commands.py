@@ -89,6 +89,9 @@ def _change_answer(args: argparse.Namespace) -> int:
 def _approve(args: argparse.Namespace) -> int:
     project = _project()
     user = _login(args, project)
+    if changes.self_approval_allowed():
+        print(f"Note: self-approval is ON (staff.{changes.SELF_APPROVAL_SETTING}): a clinician can "
+              "approve their own answer changes; each one is marked in the audit log.")
     if args.change is None:
         waiting = changes.pending(project, user)
         if not waiting:
@@ -122,7 +125,7 @@ def _retrain(args: argparse.Namespace) -> int:
     project = _project()
     report = deploy.retrain(
         project, _login(args, project), with_tests=args.with_tests, force_full=args.full,
-        epoch_fraction=args.epoch_fraction, max_drop=args.allow_drop,
+        max_drop=args.allow_drop,
         strict_crisis=args.crisis_rule == "strict", probe=args.probe,
         progress=lambda text: print(text, flush=True))
     print(report.text())
@@ -234,7 +237,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sub = add("retrain", _retrain, "train, check and, if the checks pass, put the new model live")
     sub.add_argument("--with-tests", action="store_true", help="also run the unit tests")
     sub.add_argument("--full", action="store_true", help="train from scratch, never fine-tune")
-    sub.add_argument("--epoch-fraction", type=float, default=deploy.DEFAULT_EPOCH_FRACTION)
     sub.add_argument("--allow-drop", type=float, default=deploy.DEFAULT_MAX_DROP,
                      help="accuracy drop tolerated on the held-out set "
                           f"(default {deploy.DEFAULT_MAX_DROP}: retraining noise)")

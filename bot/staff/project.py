@@ -118,6 +118,17 @@ def staff_setting(key: str, default: Any) -> Any:
     return type(default)(value)
 
 
+def staff_flag(key: str) -> bool:
+    """A yes/no setting under ``staff:`` (environment ``STAFF_<KEY>``: true/false, 1/0, yes/no);
+    off unless set to yes."""
+    env_value = os.environ.get(f"STAFF_{key.upper()}", "").strip().lower()
+    if env_value:
+        return env_value in ("1", "true", "yes", "on")
+    section = get_settings().extra.get("staff") or {}
+    value = section.get(key, False) if isinstance(section, Mapping) else False
+    return value is True or str(value).strip().lower() in ("1", "true", "yes", "on")
+
+
 # What a working copy of the project needs to train and evaluate (the spaCy pipeline under
 # var/spacy is linked, not copied: models refer to it by a path relative to the project).
 SANDBOX_FILES = ("domain.yml", "config.yml", "data", "bot/knowledge/topics.yml", "tests/holdout")

@@ -13,6 +13,7 @@ import asyncio
 import hmac
 import html
 import logging
+import os
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -22,17 +23,30 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from bot.staff import bookings, changes, deploy, inbox, users
-from bot.staff.project import DEFAULT_SESSION_MINUTES, DEFAULT_STAFF_PORT, Project, staff_setting
+from bot.staff.throttle import LoginThrottle
+from bot.staff.project import (
+    DEFAULT_SESSION_MINUTES,
+    DEFAULT_STAFF_PORT,
+    Project,
+    staff_flag,
+    staff_setting,
+)
 from bot.staff.store import audit_log
+from bot.web.hardening import add_security_headers, run
 
 logger = logging.getLogger(__name__)
 
 COOKIE = "staff_session"
 LOGIN_COOKIE = "staff_login"
 MAX_SESSION_HOURS = 8
-LOGIN_FAILURES_ALLOWED = 5
-LOGIN_WINDOW_SECONDS = 300
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+# On every response, redirects and error pages included (bot.web.hardening).
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+                               "frame-ancestors 'none'; base-uri 'none'",
+    "X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin", "Cache-Control": "no-store",
+}
 
 
 @dataclass
@@ -60,17 +74,14 @@ class State:
     project: Project
     idle_seconds: float
     sessions: Dict[str, Session] = field(default_factory=dict)
-    failures: Dict[str, List[float]] = field(default_factory=dict)
+    throttle: LoginThrottle = field(default_factory=LoginThrottle.from_settings)
+    job: Job = field(default_factory=Job)
 
     def purge(self, now: float) -> None:
-        """Forget ended sessions and old failed logins (both are kept in memory)."""
+        """Forget ended sessions (kept in memory; the login throttle forgets by itself)."""
         for token, session in list(self.sessions.items()):
             if now - session.seen > self.idle_seconds or now - session.created > MAX_SESSION_HOURS * 3600:
                 del self.sessions[token]
-        for name, times in list(self.failures.items()):
-            if all(now - t >= LOGIN_WINDOW_SECONDS for t in times):
-                del self.failures[name]
-    job: Job = field(default_factory=Job)
 
 
 STATE_KEY = web.AppKey("staff_state", State)
@@ -156,6 +167,9 @@ async def security(request: web.Request, handler: Handler) -> web.StreamResponse
         origin = request.headers.get("Origin")
         if origin and origin != "null" and urlsplit(origin).netloc != request.host:
             return _html(page("Refused", "<p>This form was sent from another site.</p>"), 403)
+        if request.content_type != "application/x-www-form-urlencoded":
+            # the pages' forms are never multipart: aiohttp 3.9.5's multipart parser is not reached
+            return _html(page("Refused", "<p>This form was not sent by a staff page.</p>"), 415)
         form = await request.post()
         expected = session.csrf if session else request.cookies.get(LOGIN_COOKIE, "")
         given = str(form.get("csrf", ""))
@@ -175,13 +189,7 @@ async def security(request: web.Request, handler: Handler) -> web.StreamResponse
             response = web.Response(status=303, headers={"Location": back})
         else:
             response = _html(page("Problem", f"<p>{esc(error)}</p>", session), 400)
-    response.headers.update({
-        "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
-                                   "frame-ancestors 'none'; base-uri 'none'",
-        "X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff",
-        "Referrer-Policy": "same-origin", "Cache-Control": "no-store",
-    })
-    return response
+    return response  # headers: SECURITY_HEADERS, on every response (create_app)
 
 
 # --------------------------------------------------------------------- login
@@ -196,33 +204,53 @@ async def login_form(request: web.Request) -> web.StreamResponse:
             '<label>Password <input type="password" name="password" autocomplete="current-password" '
             'required></label><button>Log in</button></form>')
     response = _html(page("Log in", body))
-    response.set_cookie(LOGIN_COOKIE, token, httponly=True, samesite="Strict", max_age=900)
+    response.set_cookie(LOGIN_COOKIE, token, httponly=True, samesite="Strict", max_age=900,
+                        secure=_https())
     return response
 
 
 async def login(request: web.Request) -> web.StreamResponse:
     state = _state(request)
     form = await request.post()
-    username = str(form.get("username", "")).strip().lower()
+    username = str(form.get("username", "")).strip().lower()[:64]
     now = time.monotonic()
     state.purge(now)
-    recent = [t for t in state.failures.get(username, []) if now - t < LOGIN_WINDOW_SECONDS]
-    if len(recent) >= LOGIN_FAILURES_ALLOWED:
-        return _html(page("Log in", "<p>Too many attempts; wait five minutes.</p>"), 429)
+    address = _client_address(request)
+    wait = state.throttle.wait(address, username, now)
+    if wait > 0:  # slowed, never locked: the password is not even checked until then
+        seconds = int(wait) + 1
+        response = _html(page("Log in", f"<p>Too many wrong passwords from here; please wait "
+                              f"{seconds} second(s) and <a href='/login'>try again</a>.</p>"), 429)
+        response.headers["Retry-After"] = str(seconds)
+        return response
     try:
         user = await asyncio.get_running_loop().run_in_executor(
             None, users.authenticate, state.project.database_url, username, str(form.get("password", "")))
     except users.AuthenticationFailed:
-        state.failures[username] = recent + [now]
+        state.throttle.failed(address, username, time.monotonic())
         return _html(page("Log in", "<p class='flash error'>Wrong user name or password. "
                           "<a href='/login'>Try again</a>.</p>"), 401)
-    state.failures.pop(username, None)
+    state.throttle.succeeded(address, username)
     token = secrets.token_urlsafe(32)
     state.sessions[token] = Session(user, secrets.token_urlsafe(32), now, now)
     response = web.HTTPSeeOther("/")
-    response.set_cookie(COOKIE, token, httponly=True, samesite="Strict", path="/")
+    response.set_cookie(COOKIE, token, httponly=True, samesite="Strict", path="/", secure=_https())
     response.del_cookie(LOGIN_COOKIE)
     return response
+
+
+def _https() -> bool:
+    """``staff: https: true`` (``STAFF_HTTPS``): the page is served over TLS, cookies are Secure."""
+    return staff_flag("https")
+
+
+def _client_address(request: web.Request) -> str:
+    """The address a login attempt comes from (``TRUST_PROXY_HEADERS=1``: the proxy's word)."""
+    if os.environ.get("TRUST_PROXY_HEADERS") == "1":
+        forwarded = request.headers.get("X-Forwarded-For", "")
+        if forwarded:
+            return forwarded.split(",")[0].strip()
+    return request.remote or "unknown"
 
 
 async def logout(request: web.Request) -> web.StreamResponse:
@@ -347,17 +375,33 @@ def _describe(change: changes.Change) -> str:
     return f"<p>{esc(' | '.join(payload.get('examples') or []))}</p>"
 
 
+def _four_eyes_notice() -> str:
+    """Shown on every approval page: whether one person alone can put an answer live."""
+    if changes.self_approval_allowed():
+        return ('<p class="flash error" id="self-approval">Self-approval is ON '
+                f'(setting staff.{changes.SELF_APPROVAL_SETTING}): a clinician can approve '
+                'their own new or changed answer, and each such approval is marked in the audit '
+                'log. Turn it off as soon as the clinic has a second clinician.</p>')
+    return ('<p class="meta" id="four-eyes">Four eyes: a new or changed answer needs a clinician '
+            'other than the person who proposed it.</p>')
+
+
 async def changes_page(request: web.Request) -> web.StreamResponse:
     session = _current(request)
     waiting = await _run(changes.pending, _state(request).project, session.user)
-    parts = ["<p>New or changed answers go live only after a clinician approves them.</p>"]
+    parts = ["<p>New or changed answers go live only after a clinician approves them.</p>",
+             _four_eyes_notice()]
     for change in waiting:
+        own = change.created_by == session.user.username and change.needs_role == users.CLINICIAN
+        approve = (f'<form method="post" action="/changes/{change.id}/approve">{csrf_field(session)}'
+                   '<button>Approve</button></form>')
+        if own and not changes.self_approval_allowed():
+            approve = '<p class="meta">You proposed this change: another clinician approves it.</p>'
         parts.append(
             f'<div class="group"><b>#{change.id} {esc(change.summary)}</b> '
             f'<span class="meta">by {esc(change.created_by)}, {change.created_at:%Y-%m-%d %H:%M} · '
             f'needs a {esc(change.needs_role)}</span>{_describe(change)}'
-            f'<form method="post" action="/changes/{change.id}/approve">{csrf_field(session)}'
-            '<button>Approve</button></form>'
+            f'{approve}'
             f'<form method="post" action="/changes/{change.id}/reject">{csrf_field(session)}'
             '<input type="text" name="reason" placeholder="reason"><button>Reject</button></form></div>')
     if not waiting:
@@ -525,6 +569,7 @@ def create_app(project: Project, idle_minutes: Optional[float] = None) -> web.Ap
     minutes = idle_minutes if idle_minutes is not None else staff_setting("session_minutes",
                                                                           DEFAULT_SESSION_MINUTES)
     app = web.Application(middlewares=[security], client_max_size=256 * 1024)
+    add_security_headers(app, SECURITY_HEADERS)
     app[STATE_KEY] = State(project=project, idle_seconds=float(minutes) * 60)
     app.add_routes([
         web.get("/health", health), web.get("/login", login_form), web.post("/login", login),
@@ -545,4 +590,4 @@ def create_app(project: Project, idle_minutes: Optional[float] = None) -> web.Ap
 def serve(project: Project, port: int = DEFAULT_STAFF_PORT) -> None:
     """Run the staff page on loopback until interrupted."""
     print(f"Staff page: http://127.0.0.1:{port}/")
-    web.run_app(create_app(project), host="127.0.0.1", port=port, print=None)
+    run(create_app(project), host="127.0.0.1", port=port)

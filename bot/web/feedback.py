@@ -4,20 +4,25 @@ A row names the conversation (the channel's sender id), the answer's topic, the 
 position in the conversation and a SHA-256 of its text, so staff can find the answer in the
 conversation log without this table holding a copy of what was said. The widget sends the
 answer's text only so the hash is computed here; the text is neither stored nor logged.
+
+A vote is taken only for an answer that exists in that conversation (the hash of its text
+is found among the conversation's bot messages in the tracker store), so nobody can put a
+message of someone else's into the staff inbox by naming their sender id.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import Column, DateTime, Integer, String, select
+from sqlalchemy import Column, DateTime, Integer, String, inspect, select
 
-from bot.db import Base, session_scope
+from bot.db import Base, get_engine, session_scope
 
 logger = logging.getLogger(__name__)
 
@@ -105,6 +110,41 @@ def parse_feedback(body: Any) -> Feedback:
         message_index=index,
         message_hash=text_hash(message) if message else None,
     )
+
+
+def answer_hashes(tracker_url: str, sender_id: str) -> set[str]:
+    """Hashes of the answers this conversation holds: each bot message, and each turn's bot
+    messages joined by newlines (what the widget sends as ``message``)."""
+    from bot.staff.inbox import EVENTS
+
+    engine = get_engine(tracker_url)
+    if not inspect(engine).has_table(EVENTS.name):
+        return set()
+    query = (select(EVENTS.c.type_name, EVENTS.c.data)
+             .where(EVENTS.c.sender_id == sender_id, EVENTS.c.type_name.in_(("user", "bot")))
+             .order_by(EVENTS.c.id))
+    hashes: set[str] = set()
+    turn: list[str] = []
+    with engine.connect() as connection:
+        for kind, data in connection.execute(query):
+            if kind == "user":
+                turn = []
+                continue
+            try:
+                text = json.loads(data).get("text")
+            except (TypeError, ValueError):
+                continue
+            if isinstance(text, str) and text:
+                turn.append(text)
+                hashes.add(text_hash(text))
+                hashes.add(text_hash("\n".join(turn)))
+    return hashes
+
+
+def vote_is_for_a_real_answer(feedback: Feedback, tracker_url: str) -> bool:
+    """True when the voted answer is one the assistant gave in that conversation."""
+    return bool(feedback.message_hash) and (
+        feedback.message_hash in answer_hashes(tracker_url, feedback.sender_id))
 
 
 def store_feedback(feedback: Feedback, url: str | None = None) -> int:

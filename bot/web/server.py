@@ -25,7 +25,8 @@ from aiohttp import web
 from bot import db
 from bot.channels.guard import RateLimiter, limiter_from_env
 from bot.settings import get_settings
-from bot.web import demo_origins, feedback
+from bot.web import allowed_origins, demo_origins, feedback
+from bot.web.hardening import add_security_headers, run
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +42,7 @@ INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.DOTALL)
 
 RASA_URL_KEY = web.AppKey("rasa_url", str)
 DATABASE_URL_KEY = web.AppKey("database_url", str)
+TRACKER_URL_KEY = web.AppKey("tracker_url", str)
 ORIGINS_KEY = web.AppKey("allowed_origins", frozenset)
 LIMITER_KEY = web.AppKey("limiter", RateLimiter)
 SCHEMA_READY_KEY = web.AppKey("schema_ready", bool)
@@ -83,14 +85,6 @@ def render_demo_page(rasa_url: str) -> tuple[str, str]:
     return page, policy
 
 
-@web.middleware
-async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
-    response = await handler(request)
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-    return response
-
-
 def _cors_headers(request: web.Request) -> dict[str, str]:
     origin = request.headers.get("Origin", "")
     if origin and origin in request.app[ORIGINS_KEY]:
@@ -130,6 +124,9 @@ async def post_feedback(request: web.Request) -> web.Response:
     address = request.remote or "unknown"
     if not request.app[LIMITER_KEY].allow(address):
         return _error(request, 429, "Too much feedback at once; please wait a minute.")
+    origin = request.headers.get("Origin")
+    if origin is not None and origin not in request.app[ORIGINS_KEY]:
+        return _error(request, 403, "Feedback is accepted only from the clinic's own pages.")
     if request.content_type != "application/json":
         return _error(request, 400, "Send the feedback as JSON (Content-Type: application/json).")
     try:
@@ -140,7 +137,17 @@ async def post_feedback(request: web.Request) -> web.Response:
         vote = feedback.parse_feedback(body)
     except feedback.InvalidFeedback as error:
         return _error(request, 400, str(error))
+    if vote.message_hash is None:
+        return _error(request, 400, "'message' must be the text of the answer voted on.")
     loop = asyncio.get_running_loop()
+    try:
+        real = await loop.run_in_executor(
+            None, feedback.vote_is_for_a_real_answer, vote, request.app[TRACKER_URL_KEY])
+    except Exception as error:  # the conversation store is down
+        logger.error("feedback not checked: %s", type(error).__name__)
+        return _error(request, 503, "Feedback could not be saved right now; please try later.")
+    if not real:
+        return _error(request, 404, "That answer is not part of this conversation.")
     try:
         if not request.app[SCHEMA_READY_KEY]:
             await loop.run_in_executor(None, db.create_schema, request.app[DATABASE_URL_KEY])
@@ -170,16 +177,24 @@ def create_app(
     rasa_url: str = DEFAULT_RASA_URL,
     database_url: str | None = None,
     allowed_origins: Iterable[str] = (),
+    tracker_url: str | None = None,
 ) -> web.Application:
-    """The web application; ``allowed_origins`` may post feedback from other sites."""
-    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[security_headers])
+    """The web application; ``allowed_origins`` may post feedback from other sites; votes
+    are checked against the conversations in ``tracker_url`` (``TRACKER_DB_URL``)."""
+    from bot.deploy.endpoints import DEFAULT_TRACKER_URL
+
+    app = web.Application(client_max_size=MAX_BODY_BYTES)
+    add_security_headers(app)  # every response, errors and static files included
     app[RASA_URL_KEY] = rasa_url.rstrip("/")
     app[DATABASE_URL_KEY] = database_url or get_settings().database_url
+    app[TRACKER_URL_KEY] = tracker_url or os.environ.get("TRACKER_DB_URL") or DEFAULT_TRACKER_URL
     app[ORIGINS_KEY] = frozenset(allowed_origins)
     app[LIMITER_KEY] = limiter_from_env("RATE_LIMIT_FEEDBACK", 30, 60.0)
     app[SCHEMA_READY_KEY] = False
     app.router.add_get("/", demo_page)
     app.router.add_get("/demo.html", demo_page)
+    # the file itself is served only through the page handler, with its policy (never bare)
+    app.router.add_get("/static/demo.html", demo_page)
     app.router.add_get("/health", health)
     app.router.add_post("/feedback", post_feedback)
     app.router.add_route("OPTIONS", "/feedback", feedback_options)
@@ -202,9 +217,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="the Rasa server the widget talks to (RASA_PUBLIC_URL)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    from bot.deploy.files import private_umask
+
+    private_umask()
     origins = set(demo_origins(args.port))
-    origins.update((os.environ.get("CORS_ORIGINS") or "").split())
+    origins.update(allowed_origins())
     app = create_app(args.rasa_url, allowed_origins=origins)
     print(f"Demo page: http://127.0.0.1:{args.port}/", flush=True)
-    web.run_app(app, host="127.0.0.1", port=args.port, print=None)
+    run(app, host="127.0.0.1", port=args.port)
     return 0

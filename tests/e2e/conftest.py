@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any, Dict, Iterator, List
+from typing import Any, Dict, Iterator, List, Tuple
 
 import pytest
 
@@ -33,6 +34,38 @@ class Assistant:
         )
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
             return list(json.loads(response.read()))
+
+    def stored_events(self, sender: str) -> int:
+        """How many events the tracker database holds for this conversation."""
+        import sqlite3
+
+        path = self.config.extra_env["TRACKER_DB_URL"][len("sqlite:///"):]
+        with sqlite3.connect(path) as connection:
+            try:
+                row = connection.execute(
+                    "SELECT count(*) FROM events WHERE sender_id = ?", (sender,)).fetchone()
+            except sqlite3.OperationalError:  # no table yet: nothing stored at all
+                return 0
+        return int(row[0])
+
+    def stored_event_data(self, sender: str) -> List[Dict[str, Any]]:
+        """The conversation's events as stored (the tracker database's JSON), oldest first."""
+        import sqlite3
+
+        path = self.config.extra_env["TRACKER_DB_URL"][len("sqlite:///"):]
+        with sqlite3.connect(path) as connection:
+            rows = connection.execute(
+                "SELECT data FROM events WHERE sender_id = ? ORDER BY id", (sender,)).fetchall()
+        return [json.loads(row[0]) for row in rows]
+
+    def post(self, body: bytes, headers: Dict[str, str]) -> Tuple[int, Any]:
+        """POST raw bytes to the REST webhook; the status and the decoded JSON answer."""
+        request = urllib.request.Request(self.config.rest_url, data=body, headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read() or b"null")
 
     @staticmethod
     def topic(messages: List[Dict[str, Any]]) -> str:

@@ -38,6 +38,8 @@ TELEGRAM_SECRET = "test_secret_token"
 TWILIO_SID = "AC00000000000000000000000000000000"
 TWILIO_TOKEN = "test-twilio-auth-token"
 SMS_NUMBER = "+15875550199"
+SENDER_ID_KEY = "test-sender-id-key-0123456789abcdef"
+LEGACY_PERSON = "+14035550999"  # an SMS conversation stored under the raw number (before keying)
 FB_SECRET = "test-app-secret"
 SLACK_SECRET = "test-signing-secret"
 
@@ -162,6 +164,12 @@ class Stack:
         except urllib.error.HTTPError as error:
             return error.code, error.read().decode()
 
+    @staticmethod
+    def keyed(channel: str, raw_id: str) -> str:
+        """The conversation id the channel stores ``raw_id``'s conversation under."""
+        digest = hmac.new(SENDER_ID_KEY.encode(), f"{channel}:{raw_id}".encode(), hashlib.sha256)
+        return f"{channel}:{digest.hexdigest()}"
+
     def conversations(self, sender_id: str) -> int:
         """How many events the assistant stored for ``sender_id``."""
         with sqlite3.connect(self.tracker_db) as db:
@@ -173,14 +181,36 @@ class Stack:
         return int(row[0])
 
 
+def seed_legacy_conversation(path: Path, sender_id: str) -> None:
+    """A Twilio conversation as the assistant stored it before ids were keyed (Rasa's store)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from rasa.core.tracker_store import SQLTrackerStore
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.events import BotUttered, UserUttered
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    async def save() -> None:
+        store = SQLTrackerStore(Domain.empty(), dialect="sqlite", db=str(path))
+        tracker = DialogueStateTracker.from_events(sender_id, [
+            UserUttered("my old question", input_channel="twilio"),
+            BotUttered("my old answer"),
+        ])
+        await store.save(tracker)
+
+    with ThreadPoolExecutor(max_workers=1) as pool:  # its own event loop
+        pool.submit(asyncio.run, save()).result()
+
+
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     fake = FakeProviders()
     tmp = tmp_path_factory.mktemp("channels")
+    seed_legacy_conversation(tmp / "tracker.db", LEGACY_PERSON)
     running = None
     try:
         running = start_assistant(
-            tmp,
+            tmp, SENDER_ID_KEY=SENDER_ID_KEY,
             TELEGRAM_TOKEN=TELEGRAM_TOKEN, TELEGRAM_VERIFY="clinic_test_bot",
             TELEGRAM_WEBHOOK_URL="https://clinic.example/webhooks/telegram/webhook",
             TELEGRAM_SECRET_TOKEN=TELEGRAM_SECRET, TELEGRAM_API_URL=fake.url,
@@ -542,6 +572,49 @@ def test_forged_requests_are_rejected_and_never_reach_the_assistant(stack: Stack
     time.sleep(1.5)
     assert stack.fake.matching(reply) == []
     assert stack.conversations(sender) == 0
+    channel = case.split("-")[0].replace("messenger", "facebook")
+    assert stack.conversations(stack.keyed(channel, sender)) == 0
+
+
+# -- conversation identity (issue 16, item 3) -----------------------------------------------
+
+
+def test_a_channel_conversation_is_keyed_and_unreachable_over_rest(stack: Stack) -> None:
+    person = "+14035550123"
+    body, headers = twilio_form(stack, person, "I'd like to book an appointment", "SM" + "5" * 32)
+    assert stack.post("twilio", body, headers)[0] == 200
+    stack.fake.wait_for(sent_by_twilio(person))
+    keyed = stack.keyed("twilio", person)
+    assert stack.conversations(keyed) > 0
+    assert stack.conversations(person) == 0  # the number names no stored conversation
+    before = stack.conversations(keyed)
+    # REST cannot name it: neither the number (a new, empty conversation) nor the keyed id
+    status, answer = stack.assistant.post(
+        json.dumps({"sender": person, "message": "what did I say?"}).encode(),
+        {"Content-Type": "application/json"})
+    assert status == 200 and all(m["recipient_id"] == person for m in answer)
+    for sender in (keyed, "twilio:+14035550123", "Telegram:12345", "slack:U1", "facebook:1"):
+        status, answer = stack.assistant.post(
+            json.dumps({"sender": sender, "message": "delete my data"}).encode(),
+            {"Content-Type": "application/json"})
+        assert status == 400 and "reserved" in answer["error"], sender
+    assert stack.conversations(keyed) == before
+    assert "my old" not in json.dumps(stack.assistant.stored_event_data(person))
+
+
+def test_a_conversation_stored_under_a_raw_number_moved_to_its_keyed_id(stack: Stack) -> None:
+    keyed = stack.keyed("twilio", LEGACY_PERSON)
+    assert stack.conversations(LEGACY_PERSON) == 0
+    old = [e.get("text") for e in stack.assistant.stored_event_data(keyed)
+           if e.get("event") in ("user", "bot")]
+    assert old == ["my old question", "my old answer"]
+    # the person writes again: the same conversation goes on
+    body, headers = twilio_form(stack, LEGACY_PERSON, "hello", "SM" + "6" * 32)
+    assert stack.post("twilio", body, headers)[0] == 200
+    stack.fake.wait_for(sent_by_twilio(LEGACY_PERSON))
+    time.sleep(0.5)
+    assert len(stack.assistant.stored_event_data(keyed)) > 2
+    assert stack.conversations(LEGACY_PERSON) == 0
 
 
 def test_an_assistant_failure_still_gets_an_apology_on_a_messaging_channel(stack: Stack) -> None:

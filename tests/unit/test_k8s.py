@@ -278,3 +278,29 @@ def test_haproxy_accepts_the_kubernetes_configuration(tmp_path: Path) -> None:
     path.write_text(config)
     check = subprocess.run(["haproxy", "-c", "-f", str(path)], capture_output=True, text=True)
     assert check.returncode == 0, check.stderr
+
+
+def test_no_pod_writes_or_mounts_world_readable_files() -> None:
+    """Issue 16: every pod has an fsGroup and every configMap/secret volume is 0440 or less."""
+    pods = [doc["spec"]["template"]["spec"] for doc in documents()
+            if doc.get("kind") in ("Deployment", "StatefulSet", "DaemonSet")]
+    pods += [doc["spec"]["template"]["spec"] for doc in of_kind("Job")]
+    assert pods
+    for pod in pods:
+        assert pod["securityContext"].get("fsGroup"), pod["containers"][0]["name"]
+        for volume in pod.get("volumes") or []:
+            source = volume.get("configMap") or volume.get("secret")
+            if source is not None:
+                mode = source.get("defaultMode")
+                assert mode is not None and mode & 0o007 == 0, (volume["name"], mode)
+
+
+def test_the_image_runs_every_process_with_umask_077() -> None:
+    dockerfile = (PROJECT_ROOT / "deploy" / "Dockerfile").read_text(encoding="utf-8")
+    entrypoint = next(line for line in dockerfile.splitlines() if line.startswith("ENTRYPOINT"))
+    assert "umask 077" in entrypoint and 'exec \\"$@\\"' in entrypoint
+    for doc in documents():
+        if doc.get("kind") in ("Deployment", "Job"):
+            for container in doc["spec"]["template"]["spec"]["containers"]:
+                if container.get("image") == "clinic-assistant" and container.get("command"):
+                    assert "umask 077" in " ".join(container["command"]), container["name"]

@@ -71,9 +71,11 @@ def test_cli_saves_and_a_fresh_process_loads(tmp_path: Path) -> None:
         "import bot.nlp.crisis_matcher  # registers the factory before spacy.load\n"
         "import spacy\n"
         "nlp = spacy.load(sys.argv[1])\n"
-        "doc = nlp('I want to kill myself; does B. longum help?')\n"
-        "print(json.dumps({'pipes': nlp.pipe_names, 'crisis': doc._.crisis,\n"
-        "    'reason': doc._.crisis_reason, 'ents': [e.label_ for e in doc.ents],\n"
+        "text = 'I want to kill myself; does B. longum help?'\n"
+        "doc = nlp(text)\n"
+        "crisis = nlp.get_pipe('crisis_matcher').analyse(nlp.make_doc(text))\n"
+        "print(json.dumps({'pipes': nlp.pipe_names, 'disabled': nlp.disabled,\n"
+        "    'crisis': crisis.crisis, 'reason': crisis.reason, 'ents': [e.label_ for e in doc.ents],\n"
         "    'lemma': nlp('killing')[0].lemma_}))\n"
     )
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"}
@@ -89,7 +91,8 @@ def test_cli_saves_and_a_fresh_process_loads(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr[-2000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result == {
-        "pipes": ["lemmatizer", "entity_ruler", "crisis_matcher"],
+        "pipes": ["lemmatizer", "entity_ruler"],
+        "disabled": ["crisis_matcher"],
         "crisis": True,
         "reason": "suicide",
         "ents": ["STRAIN"],
@@ -102,4 +105,6 @@ def test_save_pipeline_returns_the_path(tmp_path: Path) -> None:
     assert out == tmp_path / "nested" / "clinic_en"
     assert (out / "meta.json").is_file()
     loaded = pipeline.load_pipeline(out)
-    assert loaded("I took too many pills")._.crisis_reason == "overdose"
+    assert loaded.disabled == ["crisis_matcher"]  # SpacyNLP does not run it; CrisisGuard does
+    matcher = loaded.get_pipe("crisis_matcher")
+    assert matcher.analyse(loaded.make_doc("I took too many pills")).reason == "overdose"

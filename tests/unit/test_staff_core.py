@@ -313,15 +313,15 @@ def _fake_model(path: Path, intents: List[str]) -> Path:
     return path
 
 
-def test_fine_tune_only_when_the_intents_are_unchanged(project: Project, tmp_path: Path) -> None:
+def test_every_retraining_is_a_full_one_and_says_why(project: Project, tmp_path: Path) -> None:
     intents = training_data.domain_intents(project)
     same = _fake_model(tmp_path / "same.tar.gz", intents)
-    assert deploy.plan_mode(project, same)[0] == deploy.FINETUNE
+    mode, reason = deploy.plan_mode(project, same)
+    assert mode == deploy.FULL and "always trains in full" in reason
     older = _fake_model(tmp_path / "older.tar.gz", [i for i in intents if i != "fmt"])
     mode, reason = deploy.plan_mode(project, older)
     assert mode == deploy.FULL and "fmt" in reason
-    assert deploy.plan_mode(project, None)[0] == deploy.FULL
-    assert deploy.plan_mode(project, same, force_full=True)[0] == deploy.FULL
+    assert deploy.plan_mode(project, None) == (deploy.FULL, "there is no live model yet")
 
 
 def _evaluation(pairs: List[Any]) -> Evaluation:

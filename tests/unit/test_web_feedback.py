@@ -33,13 +33,35 @@ def database_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'feedback.db'}"
 
 
+SECRET_ANSWER = "my private worry about my medication"
+
+
 @pytest.fixture()
-def run(database_url: str) -> Callable[[Scenario], Any]:
+def tracker_url(tmp_path: Path) -> str:
+    """A conversation store holding web-abc's conversation: the answers votes may name."""
+    import sqlite3
+
+    path = tmp_path / "tracker.db"
+    with sqlite3.connect(path) as connection:
+        connection.execute("CREATE TABLE events (id INTEGER PRIMARY KEY, sender_id TEXT, "
+                           "type_name TEXT, timestamp REAL, intent_name TEXT, "
+                           "action_name TEXT, data TEXT)")
+        for kind, text in (("user", "what is butyrate?"), ("bot", VALID["message"]),
+                           ("user", "hm"), ("bot", SECRET_ANSWER)):
+            connection.execute(
+                "INSERT INTO events (sender_id, type_name, data) VALUES (?, ?, ?)",
+                ("web-abc", kind, json.dumps({"event": kind, "text": text})))
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture()
+def run(database_url: str, tracker_url: str) -> Callable[[Scenario], Any]:
     """Run ``scenario(client)`` against the app on a real loopback socket."""
 
     def runner(scenario: Scenario) -> Any:
         async def main() -> Any:
-            app = create_app(RASA_URL, database_url, allowed_origins=[PAGE_ORIGIN])
+            app = create_app(RASA_URL, database_url, allowed_origins=[PAGE_ORIGIN],
+                             tracker_url=tracker_url)
             async with TestClient(TestServer(app)) as client:
                 return await scenario(client)
 
@@ -163,7 +185,7 @@ def test_oversized_body_is_refused(run: Callable[[Scenario], Any]) -> None:
 def test_message_text_is_never_logged(
     run: Callable[[Scenario], Any], caplog: pytest.LogCaptureFixture
 ) -> None:
-    secret = "my private worry about my medication"
+    secret = SECRET_ANSWER
 
     async def scenario(client: TestClient) -> int:
         response = await client.post("/feedback", json={**VALID, "message": secret})
@@ -188,6 +210,26 @@ def test_cors_allows_the_configured_page_only(run: Callable[[Scenario], Any]) ->
         )
 
     assert run(scenario) == (PAGE_ORIGIN, PAGE_ORIGIN, None)
+
+
+def test_votes_from_other_sites_or_for_answers_not_given_are_refused(
+    run: Callable[[Scenario], Any], database_url: str
+) -> None:
+    async def scenario(client: TestClient) -> list[int]:
+        statuses = []
+        for body, headers in (
+            (VALID, {"Origin": "https://evil.example"}),
+            ({**VALID, "sender": "web-someone-else"}, {}),
+            ({**VALID, "message": "an answer the assistant never gave"}, {}),
+            ({key: value for key, value in VALID.items() if key != "message"}, {}),
+        ):
+            response = await client.post("/feedback", json=body, headers=headers)
+            statuses.append(response.status)
+        return statuses
+
+    assert run(scenario) == [403, 404, 404, 400]
+    assert feedback.feedback_for("web-abc", database_url) == []
+    assert feedback.feedback_for("web-someone-else", database_url) == []
 
 
 # ------------------------------------------------------------ page and files

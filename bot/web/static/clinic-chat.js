@@ -38,6 +38,9 @@
     you: "You",
     assistant: "Assistant",
     typing: "The assistant is typing\u2026",
+    noCrypto: "The chat cannot start in this browser: it has no secure random numbers " +
+      "(window.crypto), so the conversation could not be kept private. Please use an " +
+      "up-to-date browser or call the clinic.",
     sources: "Sources",
     doiPrefix: "doi:",
     suggestions: "Suggested replies",
@@ -71,7 +74,7 @@
     crisis: "--cc-crisis"
   };
 
-  var MAX_MESSAGE_CHARS = 5000;
+  var MAX_MESSAGE_CHARS = 20000;
   var MAX_ENTRIES = 200;
   var SVG_NS = "http://www.w3.org/2000/svg";
   var ICONS = {
@@ -231,15 +234,20 @@
     return MONTHS[Number(parts[2]) - 1] + " " + Number(parts[3]) + ", " + parts[1];
   }
 
+  /** True when the browser has a cryptographic random source (conversation ids need one). */
+  function hasCrypto() {
+    return !!(window.crypto && typeof window.crypto.getRandomValues === "function");
+  }
+
+  /** 128 random bits from crypto.getRandomValues, as 32 hex digits. There is no fallback:
+   *  an id from the clock or Math.random could be guessed, and the id is the key to the
+   *  conversation (start() refuses to run without crypto). */
   function randomId() {
-    if (window.crypto && window.crypto.getRandomValues) {
-      var bytes = new Uint8Array(16);
-      window.crypto.getRandomValues(bytes);
-      return Array.prototype.map.call(bytes, function (b) {
-        return ("0" + b.toString(16)).slice(-2);
-      }).join("");
-    }
-    return String(Date.now()) + String(Math.random()).slice(2);
+    var bytes = new Uint8Array(16);
+    window.crypto.getRandomValues(bytes);
+    return Array.prototype.map.call(bytes, function (b) {
+      return ("0" + b.toString(16)).slice(-2);
+    }).join("");
   }
 
   // ---------------------------------------------------------------- storage
@@ -933,8 +941,20 @@
 
   // ---------------------------------------------------------------- start
 
+  /** Without crypto the widget says it cannot start instead of making a guessable id. */
+  function refuseToStart(config) {
+    var notice = el("p", { className: "cc-unavailable", role: "alert" }, config.texts.noCrypto);
+    document.body.appendChild(notice);
+    window.ClinicChat = { loaded: true, unavailable: true };
+  }
+
   function start() {
-    var widget = new Widget(readConfig());
+    var config = readConfig();
+    if (!hasCrypto()) {
+      refuseToStart(config);
+      return;
+    }
+    var widget = new Widget(config);
     widget.mount();
     window.ClinicChat = {
       loaded: true,
