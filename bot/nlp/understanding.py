@@ -56,7 +56,8 @@ class Settings:
     follow_up_similarity: float = 0.75
     follow_up_max_words: int = 8
     # While the booking form asks for one of these, only the crisis patterns count.
-    detail_slots: tuple[str, ...] = ("booking_name", "booking_contact", "booking_times")
+    detail_slots: tuple[str, ...] = ("booking_name", "booking_contact", "booking_times",
+                                     "callback_name", "callback_phone")
     ranking_length: int = 10
 
     def as_config(self) -> dict[str, Any]:
