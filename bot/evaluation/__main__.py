@@ -28,7 +28,8 @@ from bot.evaluation.holdout import (
 from bot.evaluation.predict import Parser, intent_of
 from bot.settings import PROJECT_ROOT
 
-TOPIC_OF_INTENT = {"book_appointment": "booking"}
+# Intents whose replies carry another topic id (the reply contract's `topic`).
+TOPIC_OF_INTENT = {"book_appointment": "booking", "request_callback": "contact_human"}
 
 
 def _weak(parsed: Dict) -> bool:

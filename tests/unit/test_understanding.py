@@ -338,4 +338,5 @@ def test_shipped_config_values_are_read() -> None:
     settings = Settings.from_config(component)
     for key, value in component.items():
         if key != "name":
-            assert getattr(settings, key) == value, key
+            expected = tuple(value) if isinstance(value, list) else value
+            assert getattr(settings, key) == expected, key
