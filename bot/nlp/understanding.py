@@ -62,7 +62,8 @@ class Settings:
     # an everyday request, never a follow-up ("call my mum" after a question about diet).
     follow_up_out_of_scope_similarity: float = 0.7
     # While the booking form asks for one of these, only the crisis patterns count.
-    detail_slots: tuple[str, ...] = ("booking_name", "booking_contact", "booking_times")
+    detail_slots: tuple[str, ...] = ("booking_name", "booking_contact", "booking_times",
+                                     "callback_name", "callback_phone")
     ranking_length: int = 10
 
     def as_config(self) -> dict[str, Any]:

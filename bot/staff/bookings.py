@@ -94,6 +94,25 @@ def export_csv(project: Project, user: users.User, status: Optional[str] = None)
     return handle.getvalue(), count
 
 
+def notification_counts(project: Project) -> dict:
+    """Outbox rows per status ({} when the database cannot say)."""
+    from bot.notify import outbox
+
+    try:
+        store.ensure_schema(project.database_url)
+        return outbox.counts(project.database_url)
+    except Exception:  # noqa: BLE001 - the page still shows the requests
+        return {}
+
+
+def notifications_of(project: Project, reference: str) -> List[Tuple[str, str, int]]:
+    """(channel, status, attempts) of one request's notifications."""
+    from bot.notify import outbox
+
+    return [(str(r.channel), str(r.status), int(r.attempts))
+            for r in outbox.rows_for(normalise_reference(reference), project.database_url)]
+
+
 def open_count(project: Project) -> Optional[int]:
     """How many requests still need the front desk (None when the database cannot say)."""
     try:

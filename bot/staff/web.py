@@ -532,11 +532,17 @@ async def bookings_page(request: web.Request) -> web.StreamResponse:
     status = request.query.get("status", "all")
     rows = await _run(bookings.list_requests, _state(request).project, session.user, status)
     selected = bookings.check_status(status) or "all"
+    sending = await _run(bookings.notification_counts, _state(request).project)
+    notices = ""
+    if sending.get("failed") or sending.get("pending"):
+        notices = (f'<p class="flash{" error" if sending.get("failed") else ""}">Notifications: '
+                   f'{sending.get("pending", 0)} waiting to be sent, {sending.get("failed", 0)} '
+                   'given up after repeated failures (check SMTP settings and var/log/notify.log).</p>')
     table = "".join(
         f'<tr><td><a href="/bookings/{esc(r.reference)}">{esc(r.reference)}</a></td>'
         f'<td>{r.created_at:%Y-%m-%d %H:%M}</td><td>{esc(r.kind)}</td><td>{esc(r.status)}</td>'
         f'<td>{esc(" ".join(r.times_text.split())[:60])}</td></tr>' for r in rows)
-    body = (f'<form method="get" action="/bookings"><label>Status <select name="status">'
+    body = (notices + f'<form method="get" action="/bookings"><label>Status <select name="status">'
             f'{_status_options(selected, True)}</select></label><button>Show</button></form>'
             f'<p>{len(rows)} request(s), newest first (UTC). Open one to see the name and contact '
             f'details; each opening is recorded in the audit log. '
@@ -556,6 +562,9 @@ async def booking_page(request: web.Request) -> web.StreamResponse:
                ("Received (UTC)", f"{row.created_at:%Y-%m-%d %H:%M}"), ("Status", row.status),
                ("Name", row.name), ("Contact", display_contact(row.contact, row.contact_kind)),
                ("Preferred times", row.times_text), ("Reason", row.reason or "(none given)")]
+    sent = await _run(bookings.notifications_of, _state(request).project, row.reference)
+    details.append(("Notifications", ", ".join(f"{c}: {st}" + (f" ({n} attempts)" if n > 1 else "")
+                                                for c, st, n in sent) or "none"))
     table = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in details)
     body = (f'<table>{table}</table>'
             f'<form method="post" action="/bookings/{esc(row.reference)}/status">{csrf_field(session)}'

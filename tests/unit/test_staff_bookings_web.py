@@ -69,6 +69,8 @@ def test_opening_a_request_shows_it_and_is_audited(project: Project) -> None:  #
         await log_in(client, "sam", "sam's passphrase")
         page = await (await client.get(f"/bookings/{old}")).text()
         assert "Ann Older" in page and "(403) 555-0142" in page and "Monday mornings" in page
+        assert "clinic_email: pending" in page
+        assert "Notifications: 7 waiting to be sent" in await (await client.get("/bookings")).text()
         missing = await client.get("/bookings/HF-NOSUCH")
         assert missing.status == 400 and "No request has the reference" in await missing.text()
 
