@@ -8,7 +8,8 @@ STAMP     := $(VENV)/.installed
 SPACY_DIR := var/spacy/clinic_en
 MODEL     := models/current.tar.gz
 # umask 077: var/ (conversations, bookings, logs, keys) is owner-only (bot/deploy/files.py).
-RUN       := umask 077 && RASA_TELEMETRY_ENABLED=false PYTHONPATH=$(CURDIR) SQLALCHEMY_SILENCE_UBER_WARNING=1
+RUN       := umask 077 && RASA_TELEMETRY_ENABLED=false PYTHONPATH=$(CURDIR) SQLALCHEMY_SILENCE_UBER_WARNING=1 \
+	     TF_CPP_MIN_LOG_LEVEL=2
 TRAIN_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' 2>/dev/null) \
 	$(shell find bot/nlp bot/rasa_components -name '*.py' -o -name '*.yml' 2>/dev/null)
 
@@ -49,7 +50,7 @@ encoder-check: $(STAMP)
 $(MODEL): $(STAMP) $(SPACY_DIR)/meta.json $(TRAIN_INPUTS)
 	@$(RUN) $(PY) -m bot.nlp.encoder check
 	$(RUN) $(PY) -m bot kb rules --check
-	$(RUN) $(PY) -m rasa train --fixed-model-name current --out models --quiet
+	$(RUN) $(PY) -m bot.run rasa train --fixed-model-name current --out models --quiet
 	@touch $@
 
 train: $(MODEL)

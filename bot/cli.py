@@ -8,6 +8,8 @@ import logging
 import sys
 from typing import List, Optional
 
+from bot import quiet
+
 # Modules exposing ``register(subparsers)``; each adds one command group.
 COMMAND_MODULES = (
     "bot.knowledge.commands",
@@ -45,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
+    quiet.quiet()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     from bot.deploy.files import private_umask
 
@@ -52,6 +55,29 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.handler(args) or 0)
-    except (ValueError, RuntimeError, OSError) as error:
-        print(f"error: {error}", file=sys.stderr)
+    except KeyboardInterrupt:
+        print("stopped.", file=sys.stderr)
+        return 130
+    except EOFError:
+        print("error: the input ended before a value was given.", file=sys.stderr)
         return 2
+    except (ValueError, RuntimeError, OSError) as error:
+        print(f"error: {one_line(error)}", file=sys.stderr)
+        return 2
+    except Exception as error:
+        if not _is_database_error(error):
+            raise
+        print(f"error: the database could not be used: {one_line(error)}", file=sys.stderr)
+        return 2
+
+
+def one_line(error: BaseException) -> str:
+    """An error's message on one line (databases add SQL and a background link after it)."""
+    text = str(getattr(error, "orig", None) or error).strip()
+    return (text.splitlines() or [type(error).__name__])[0]
+
+
+def _is_database_error(error: Exception) -> bool:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    return isinstance(error, SQLAlchemyError)

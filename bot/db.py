@@ -27,6 +27,7 @@ Base = declarative_base()
 # Modules that declare tables on ``Base``; imported before the schema is created.
 TABLE_MODULES = (
     "bot.knowledge.store", "bot.booking.store", "bot.web.feedback", "bot.staff.store",
+    "bot.staff.inbox_index",
     "bot.notify.outbox",
 )
 

@@ -23,6 +23,7 @@ from typing import Dict, List, Mapping, Optional
 from bot.channels.credentials import write_credentials
 from bot.deploy import files
 from bot.deploy.endpoints import write_endpoints
+from bot.deploy.token import TOKEN_VARIABLE, ensure_token
 from bot.settings import PROJECT_ROOT
 from bot.web import demo_origins
 
@@ -89,6 +90,7 @@ def server_env(config: StackConfig) -> Dict[str, str]:
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")]))
     env["ACTION_PORT"] = str(config.action_port)
     env.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # no GPU / CPU-feature notices on start-up
     env.setdefault("SANIC_REQUEST_MAX_SIZE", str(REQUEST_MAX_BYTES))  # read by Sanic itself
     return env
 
@@ -126,7 +128,7 @@ def _spawn(name: str, command: List[str], env: Dict[str, str], config: StackConf
 
 
 def action_command(config: StackConfig) -> List[str]:
-    return [sys.executable, "-m", "rasa_sdk", "--actions", "actions", "--port",
+    return [sys.executable, "-m", "bot.run", "rasa_sdk", "--actions", "actions", "--port",
             str(config.action_port)]
 
 
@@ -154,7 +156,7 @@ def rasa_command(
     credentials_file: Optional[Path] = None,
 ) -> List[str]:
     command = [
-        sys.executable, "-m", "rasa", "run",
+        sys.executable, "-m", "bot.run", "rasa", "run",
         "--model", str(config.model),
         "--endpoints", str(endpoints_file),
         "--credentials", str(credentials_file or config.credentials),
@@ -285,6 +287,8 @@ def start(config: StackConfig) -> Dict[str, int]:
     secure_files(config.run_dir, config.log_dir, env)
     prepare_database(env)
     migrate_conversations(env)
+    # the HTTP API (hot swap of models) is always on, on loopback, behind the token
+    env[TOKEN_VARIABLE] = ensure_token(env)
     disable_rasa_telemetry()
     started = time.monotonic()
     pids = {"actions": start_actions(config, env)}

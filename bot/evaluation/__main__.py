@@ -32,6 +32,10 @@ from bot.settings import PROJECT_ROOT
 TOPIC_OF_INTENT = {"book_appointment": "booking", "request_callback": "contact_human"}
 
 
+def _topic(intent: str) -> str:
+    return TOPIC_OF_INTENT.get(intent, intent)
+
+
 def _weak(parsed: Dict) -> bool:
     """Whether the message got the one-line safety notice (weak signs of risk)."""
     guard = parsed.get("crisis_guard") or {}
@@ -61,7 +65,7 @@ def nlu_report(parser: Parser, holdout: Path, idioms_path: Optional[Path]) -> Di
     texts = [t for t, _ in examples] + [t for t, _ in idioms]
     parses, ms_per_parse = asyncio.run(parser.parse_all(texts))
     guesses = [intent_of(p) for p in parses]
-    pairs = [(e, metrics.normalise_prediction(e, g))
+    pairs = [(_topic(e), _topic(metrics.normalise_prediction(e, g)))
              for (_, e), g in zip(examples, guesses[: len(examples)])]
     idiom_pairs = [(e, metrics.normalise_prediction(e, g))
                    for (_, e), g in zip(idioms, guesses[len(examples):])]
@@ -70,8 +74,7 @@ def nlu_report(parser: Parser, holdout: Path, idioms_path: Optional[Path]) -> Di
           f"{dropped} more are also in the training data and are not scored")
     print(f"{'topic':26s} {'prec':>6s} {'recall':>6s} {'f1':>6s} {'n':>4s}")
     for label, sc in scores.items():
-        topic = TOPIC_OF_INTENT.get(label, label)
-        print(f"{topic:26s} {sc.precision:6.2f} {sc.recall:6.2f} {sc.f1:6.2f} {sc.support:4d}")
+        print(f"{label:26s} {sc.precision:6.2f} {sc.recall:6.2f} {sc.f1:6.2f} {sc.support:4d}")
     topic_pairs = [(e, g) for e, g in pairs if e not in {"out_of_scope", "crisis"}]
     fa, oos_total = metrics.out_of_scope_false_accepts(pairs)
     advice = [(e, g) for e, g in pairs if e == "personal_advice"]

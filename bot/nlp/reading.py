@@ -27,13 +27,15 @@ _CLAUSE_BREAK = re.compile(
     r"\s*[,;:()\u2013\u2014]\s*|\s+-\s+|\s+(?:and|but|so|because|cause|bc|although|though)\s+",
     re.IGNORECASE)
 MIN_CLAUSE_WORDS = 3
+MAX_SENTENCE_WORDS = 60
 _WORD = re.compile(r"[a-z']+")
 QUESTION_WORDS = ("what", "how", "why", "which", "when", "where", "who", "is", "are", "do",
                   "does", "did", "can", "could", "should", "would", "will", "any")
 
 
 def sentences(text: str) -> list[str]:
-    """The text's sentences, all of them (a long story is read to its end)."""
+    """The text's sentences, all of them (a long story is read to its end), none longer than
+    ``MAX_SENTENCE_WORDS`` words."""
     parts: list[str] = []
     for piece in (p.strip() for p in _SENTENCE_END.split(text)):
         if not piece:
@@ -42,7 +44,17 @@ def sentences(text: str) -> list[str]:
             parts[-1] = f"{parts[-1]} {piece}"
         else:
             parts.append(piece)
-    return parts
+    return [chunk for part in parts for chunk in _bounded(part)]
+
+
+def _bounded(sentence: str) -> list[str]:
+    """A sentence of more than ``MAX_SENTENCE_WORDS`` words in pieces of that many: text with
+    no full stops (a pasted list, a stream of thought) is still read piece by piece."""
+    tokens = sentence.split()
+    if len(tokens) <= MAX_SENTENCE_WORDS:
+        return [sentence]
+    return [" ".join(tokens[i:i + MAX_SENTENCE_WORDS])
+            for i in range(0, len(tokens), MAX_SENTENCE_WORDS)]
 
 
 def clauses(sentence: str) -> list[str]:

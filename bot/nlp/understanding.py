@@ -29,6 +29,9 @@ ENDS_A_TOPIC = frozenset({
     "greet", "goodbye", "thanks", "affirm", "deny", "cancel", "book_appointment",
     "delete_my_data", "personal_advice", "bot_challenge",
 })
+# Words that point back at what was just said: "is there research on *that*?" (while "which
+# probiotic strains were studied?" names its own topic).
+REFERRING_WORDS = frozenset({"that", "this", "it", "its", "those", "these", "them", "they", "there"})
 # Answers inside a form: their wording is the person's own, so no similarity test applies.
 FORM_ANSWERS = frozenset({"affirm", "deny", "cancel", "inform"})
 
@@ -55,6 +58,9 @@ class Settings:
     crisis_clause_sentences: int = 8  # clauses are read in the sentences nearest to a crisis
     follow_up_similarity: float = 0.75
     follow_up_max_words: int = 8
+    # A message this close to an out-of-scope example (and closer than to the last topic's) is
+    # an everyday request, never a follow-up ("call my mum" after a question about diet).
+    follow_up_out_of_scope_similarity: float = 0.7
     # While the booking form asks for one of these, only the crisis patterns count.
     detail_slots: tuple[str, ...] = ("booking_name", "booking_contact", "booking_times",
                                      "callback_name", "callback_phone")
@@ -215,6 +221,11 @@ class Reader:
             forced[index], close[index] = 1.0, 1.0
             return forced, close, context.previous_text
         own_far = float(near[own_index]) < self.settings.min_similarity
+        oos = self.model.index(OUT_OF_SCOPE)
+        if (oos is not None and index is not None
+                and float(near[oos]) >= self.settings.follow_up_out_of_scope_similarity
+                and float(near[oos]) > float(near[index])):
+            return None  # an everyday request close to the out-of-scope examples ("call my mum")
         if not (cue or own_far or own_conf < 0.5):
             return None
         joined = f"{context.previous_text} {text}"
@@ -223,7 +234,8 @@ class Reader:
         best, best_conf = self.model.labels[int(c_probs[0].argmax())], float(c_probs[0].max())
         # "is there research on that?" points back at the last topic: read together, that topic
         # wins if it is clear, even though "research" alone sounds like a question about sources.
-        back_to_topic = cue and best == context.previous_topic and best_conf >= 0.5
+        points_back = bool(set(text_reading.words(text)) & REFERRING_WORDS)
+        back_to_topic = points_back and best == context.previous_topic and best_conf >= 0.5
         if best in NOT_TOPICS or (own not in NOT_TOPICS and not own_far and not back_to_topic
                                   and best_conf < own_conf):
             return None

@@ -318,5 +318,9 @@ def reject(project: Project, user: Optional[User], change_id: int, reason: str =
 
 
 def label_choices(project: Project) -> List[str]:
-    """Topic ids staff can label a message with, ``out_of_scope`` included."""
-    return sorted({topic_of(i) for i in _labellable_intents(project)} | {OUT_OF_SCOPE})
+    """Topic ids staff are offered as labels (knowledge topics, booking, out_of_scope, ...);
+    the assistant's internal intents (greet, affirm, inform, ...) are never offered."""
+    from bot.staff.topics import label_options
+
+    allowed = {topic_of(i) for i in _labellable_intents(project)} | {OUT_OF_SCOPE}
+    return [c.id for c in label_options(project) if c.id in allowed]

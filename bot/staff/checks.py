@@ -46,7 +46,7 @@ def _tail(text: str, lines: int = 6) -> str:
 def validate_data(project: Project, log: Path) -> CheckResult:
     """``rasa data validate`` on the project's domain, data and config."""
     result = subprocess.run(
-        [project.python, "-m", "rasa", "data", "validate", "--domain", str(project.domain_file),
+        [project.python, "-m", "bot.run", "rasa", "data", "validate", "--domain", str(project.domain_file),
          "--data", str(project.data_dir), "--config", str(project.config_file)],
         cwd=project.root, env=_env(), capture_output=True, text=True, check=False,
     )

@@ -1,7 +1,9 @@
 """``python -m bot staff ...``: the staff loop on the command line.
 
-Who is acting: ``--user NAME`` (or ``STAFF_USER``); the password is asked for, or read from
-``STAFF_PASSWORD`` for scripts. Every command calls the same core functions as the web page.
+Who is acting: ``--user NAME`` (or ``STAFF_USER``); the password is asked for on a terminal,
+or read from ``STAFF_PASSWORD`` for scripts. A new account's password is asked for, read from
+standard input (``--password-stdin``) or from ``STAFF_NEW_PASSWORD``. Every command calls the
+same core functions as the web page.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import argparse
 import getpass
 import os
 import sys
+from pathlib import Path
 from typing import Optional
 
 from bot.staff import changes, deploy, inbox, users
@@ -17,8 +20,23 @@ from bot.staff.project import Project
 from bot.staff.store import audit_log
 
 
+NEW_PASSWORD = "STAFF_NEW_PASSWORD"
+
+
 def _project() -> Project:
     return Project.from_env()
+
+
+def _on_terminal() -> bool:
+    return sys.stdin is not None and sys.stdin.isatty()
+
+
+def _ask(prompt: str, variable: str) -> str:
+    """A password typed at the terminal; without one, say how else to give it."""
+    if not _on_terminal():
+        raise ValueError(f"No terminal to ask for the password: set {variable}"
+                         + (" or use --password-stdin." if variable == NEW_PASSWORD else "."))
+    return getpass.getpass(prompt)
 
 
 def _login(args: argparse.Namespace, project: Project) -> users.User:
@@ -27,7 +45,7 @@ def _login(args: argparse.Namespace, project: Project) -> users.User:
         raise ValueError("Say who you are: --user NAME (or set STAFF_USER).")
     password = os.environ.get("STAFF_PASSWORD")
     if password is None:
-        password = getpass.getpass(f"Password for {username}: ")
+        password = _ask(f"Password for {username}: ", "STAFF_PASSWORD")
     try:
         return users.authenticate(project.database_url, username, password)
     except users.AuthenticationFailed as error:
@@ -141,7 +159,10 @@ def _rollback(args: argparse.Namespace) -> int:
 
 def _history(args: argparse.Namespace) -> int:
     project = _project()
-    for model in deploy.history(project, _login(args, project)):
+    models = deploy.history(project, _login(args, project))
+    if not models:
+        print("No model history yet: nothing has been retrained or rolled back here.")
+    for model in models:
         accuracy = f"{model.accuracy:.3f}" if model.accuracy is not None else "  -  "
         crisis = f"{model.crisis_recall:.2f}" if model.crisis_recall is not None else " -  "
         print(f"{model.created_at:%Y-%m-%d %H:%M}  {model.status:11s} {model.mode:8s} "
@@ -153,7 +174,10 @@ def _history(args: argparse.Namespace) -> int:
 def _audit(args: argparse.Namespace) -> int:
     project = _project()
     users.require(_login(args, project), "read_inbox")
-    for entry in audit_log(project.database_url, args.limit):
+    entries = audit_log(project.database_url, args.limit)
+    if not entries:
+        print("The audit log is empty: no staff action has been recorded yet.")
+    for entry in entries:
         print(f"{entry.at:%Y-%m-%d %H:%M:%S}  {entry.username:12s} {entry.action:16s} "
               f"{entry.target}  {entry.details}")
     return 0
@@ -164,9 +188,14 @@ def _users_add(args: argparse.Namespace) -> int:
     actor: Optional[users.User] = None
     if users.user_count(project.database_url) > 0:
         actor = _login(args, project)
-    password = os.environ.get("STAFF_NEW_PASSWORD")
-    if password is None:
-        password = getpass.getpass(f"New password for {args.name}: ")
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise ValueError("--password-stdin read no password (one line on standard input).")
+    elif os.environ.get(NEW_PASSWORD) is not None:
+        password = os.environ[NEW_PASSWORD]
+    else:
+        password = _ask(f"New password for {args.name}: ", NEW_PASSWORD)
         if getpass.getpass("Again: ") != password:
             raise ValueError("The two passwords differ.")
     user = users.add_user(project.database_url, actor, args.name, args.role, password)
@@ -177,8 +206,29 @@ def _users_add(args: argparse.Namespace) -> int:
 def _users_list(args: argparse.Namespace) -> int:
     project = _project()
     users.require(_login(args, project), "read_inbox")
-    for user in users.list_users(project.database_url):
+    accounts = users.list_users(project.database_url)
+    if not accounts:
+        print("No staff accounts yet: create the first with `python -m bot staff users add`.")
+    for user in accounts:
         print(f"{user.username:20s} {user.role}")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from bot.staff import insight
+
+    days = insight.parse_since(args.since)
+    project = _project()
+    found = insight.report(project, _login(args, project), days)
+    print(f"The assistant over the last {days} days (since {found.since:%Y-%m-%d}, UTC; counts only)")
+    for chart in found.charts:
+        print()
+        print(chart.text())
+    if args.csv:
+        args.csv.mkdir(parents=True, exist_ok=True)
+        for chart in found.charts:
+            (args.csv / f"{chart.key}-{days}d.csv").write_text(chart.csv(), encoding="utf-8")
+        print(f"\nCSV files written to {args.csv}/")
     return 0
 
 
@@ -190,7 +240,8 @@ def _web(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("staff", help="clinic staff: inbox, label, approve, retrain")
+    text = "clinic staff: inbox, label, approve, retrain"
+    parser = subparsers.add_parser("staff", help=text, description=text)
     commands = parser.add_subparsers(dest="command", required=True)
 
     def add(name: str, handler, text: str) -> argparse.ArgumentParser:  # type: ignore[no-untyped-def]
@@ -253,16 +304,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sub = add("audit", _audit, "who changed what, when")
     sub.add_argument("--limit", type=int, default=50)
 
-    sub = add("users", lambda _a: 0, "staff accounts")
+    sub = add("users", lambda _a: 0, "staff accounts: add one, list them")
     user_commands = sub.add_subparsers(dest="users_command", required=True)
-    add_user = user_commands.add_parser("add", help="create an account (password asked)")
-    add_user.add_argument("name")
+    text = "create an account (the very first needs no login; later ones a clinician's)"
+    add_user = user_commands.add_parser(
+        "add", help=text, description=text,
+        epilog=f"The new password (at least {users.MIN_PASSWORD} characters) is asked for on a "
+               "terminal. Scripts pass it on standard input with --password-stdin, or in the "
+               f"environment variable {NEW_PASSWORD}. The acting clinician's own password comes "
+               "from the terminal or STAFF_PASSWORD.")
+    add_user.add_argument("name", help="the new user name (lower case)")
     add_user.add_argument("--role", choices=users.ROLES, required=True)
-    add_user.add_argument("--user", help="your (clinician) user name")
+    add_user.add_argument("--user", help="your (clinician) user name (default: $STAFF_USER)")
+    add_user.add_argument("--password-stdin", action="store_true",
+                          help="read the new password from the first line of standard input")
     add_user.set_defaults(handler=_users_add)
-    list_users = user_commands.add_parser("list", help="accounts and roles")
-    list_users.add_argument("--user")
+    text = "accounts and roles"
+    list_users = user_commands.add_parser("list", help=text, description=text)
+    list_users.add_argument("--user", help="your staff user name (default: $STAFF_USER)")
     list_users.set_defaults(handler=_users_list)
+
+    sub = add("report", _report, "how the assistant is doing: the dashboard's figures, counts only")
+    sub.add_argument("--since", default="30d", help="how many days back: 7d, 30d, 90d... (30d)")
+    sub.add_argument("--csv", type=Path, help="also write one CSV file per chart into this folder")
 
     sub = add("web", _web, "start the staff web page on 127.0.0.1:$STAFF_PORT (8090)")
     sub.add_argument("--port", type=int, default=int(os.environ.get("STAFF_PORT", "8090")))

@@ -170,7 +170,7 @@ def train(project: Project, name: str) -> Path:
     project.candidates_dir.mkdir(parents=True, exist_ok=True)
     project.work_dir.mkdir(parents=True, exist_ok=True)
     log = project.work_dir / f"train-{name}.log"
-    command = [project.python, "-m", "rasa", "train", "--domain", str(project.domain_file),
+    command = [project.python, "-m", "bot.run", "rasa", "train", "--domain", str(project.domain_file),
                "--data", str(project.data_dir), "--config", str(project.config_file),
                "--out", str(project.candidates_dir), "--fixed-model-name", name, "--quiet",
                # checks.validate_data has just validated the data: Rasa's own pass costs ~30 s
@@ -187,8 +187,9 @@ def train(project: Project, name: str) -> Path:
 def _request(project: Project, method: str, path: str, body: Optional[Dict[str, Any]] = None,
              timeout: float = 30.0) -> Tuple[int, bytes]:
     if not project.api_token:
-        raise DeployError("RASA_API_TOKEN is not set, so the running assistant cannot be asked to "
-                          "load a new model. Start it with RASA_API_TOKEN set (see docs/staff.md).")
+        raise DeployError("No Rasa API token here, so the running assistant cannot be asked to "
+                          "load a new model. `make run` writes one to var/rasa-api-token; if the "
+                          "assistant was started another way, set RASA_API_TOKEN to its token.")
     query = urllib.parse.urlencode({"token": project.api_token})
     request = urllib.request.Request(  # noqa: S310 (the configured Rasa URL)
         f"{project.rasa_url}{path}?{query}", method=method,
@@ -214,7 +215,8 @@ def live_model_file(project: Project) -> Optional[str]:
     """The model file the running server reports (``GET /status``)."""
     status, body = _request(project, "GET", "/status")
     if status != 200:
-        raise DeployError(f"The assistant refused the status request ({status}); check RASA_API_TOKEN.")
+        raise DeployError(f"The assistant refused the status request ({status}): its API token is "
+                          "not the one in var/rasa-api-token or RASA_API_TOKEN.")
     return json.loads(body).get("model_file")
 
 
@@ -421,8 +423,9 @@ def retrain(project: Project, user: Optional[User], *, with_tests: bool = False,
                               crisis_rule="strict" if strict_crisis else "no-regression")
         log_dir = project.work_dir
         if assistant_running(project) and not project.api_token:
-            raise DeployError("The assistant is running but RASA_API_TOKEN is not set here, so it "
-                              "cannot be asked to load a new model. Nothing was trained.")
+            raise DeployError("The assistant is running but there is no Rasa API token here "
+                              "(var/rasa-api-token or RASA_API_TOKEN), so it cannot be asked to "
+                              "load a new model. Nothing was trained.")
         say(f"Checking the training data ({name})...")
         report.checks.append(checks.knowledge_consistent(project))
         report.checks.append(checks.validate_data(project, log_dir / f"validate-{name}.log"))
@@ -559,6 +562,7 @@ class ModelInfo:
     accuracy: Optional[float]
     crisis_recall: Optional[float]
     note: str
+    deployed_at: Optional[datetime] = None
 
 
 def history(project: Project, user: Optional[User]) -> List[ModelInfo]:
@@ -567,4 +571,4 @@ def history(project: Project, user: Optional[User]) -> List[ModelInfo]:
     with session_scope(project.database_url) as session:
         rows = session.execute(select(ModelRow).order_by(ModelRow.id.desc())).scalars().all()
         return [ModelInfo(r.name, r.mode, r.status, r.created_at, r.created_by, r.accuracy,
-                          r.crisis_recall, r.note or "") for r in rows]
+                          r.crisis_recall, r.note or "", r.deployed_at) for r in rows]

@@ -13,17 +13,19 @@ import json
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
-from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, inspect, select
+from sqlalchemy import (Column, Float, Integer, MetaData, String, Table, Text, func, inspect, or_,
+                        select)
 from sqlalchemy.engine.url import make_url
 
 from bot.db import get_engine, session_scope
 from bot.intents import BOOK_APPOINTMENT, BOOKING_TOPIC, FALLBACK_INTENT, OUT_OF_SCOPE
-from bot.staff import grouping, masking
-from bot.staff.project import DEFAULT_GROUP_SIMILARITY, DEFAULT_INBOX_THRESHOLD, Project, staff_setting
+from bot.staff import grouping, inbox_index, masking
+from bot.staff.project import (DEFAULT_GROUP_SIMILARITY, DEFAULT_INBOX_THRESHOLD,
+                               DEFAULT_MEANING_SIMILARITY, Project, staff_setting)
 from bot.staff.store import LabelRow, ensure_schema
 from bot.staff.users import User, require
 
@@ -36,7 +38,12 @@ REASON_LOW = "low confidence"
 REASON_FALLBACK = "unsure (fallback)"
 REASON_OUT_OF_SCOPE = "out of scope"
 REASON_THUMBS_DOWN = "thumbs down"
+REASON_CLARIFY = "asked to clarify"
+# The inbox's reason filter: key -> what staff read
+REASON_CHOICES = {"fallback": "Unsure", "low": "Low confidence", "out_of_scope": "Out of scope",
+                  "clarify": "Asked to clarify", "thumbs_down": "Thumbs down"}
 SCAN_LIMIT = 5000
+MAX_GROUP_SHOWN = 50
 
 # Rasa's SQLTrackerStore table, declared here only to read it (never created by us).
 _tracker_metadata = MetaData()
@@ -77,6 +84,10 @@ class InboxGroup:
     """Similar messages; the newest represents them."""
 
     messages: List[InboxMessage] = field(default_factory=list)
+    size: int = 0  # messages in the group; only the newest MAX_GROUP_SHOWN are in ``messages``
+
+    def __post_init__(self) -> None:
+        self.size = max(self.size, len(self.messages))
 
     @property
     def newest(self) -> InboxMessage:
@@ -201,7 +212,7 @@ def read_messages(project: Project, limit: int = SCAN_LIMIT,
     return messages
 
 
-def _thumbs_down(project: Project, messages: Sequence[TrackedMessage]) -> Set[int]:
+def _thumbs_down(project: Project) -> Set[int]:
     """Event ids of messages whose answer got a thumbs down in the web widget."""
     try:
         from bot.web.feedback import FeedbackRow
@@ -209,27 +220,37 @@ def _thumbs_down(project: Project, messages: Sequence[TrackedMessage]) -> Set[in
         return set()
     if not inspect(get_engine(project.database_url)).has_table(FeedbackRow.__tablename__):
         return set()
-    senders = sorted({m.sender_id for m in messages})
     with session_scope(project.database_url) as session:
         votes = session.execute(
             select(FeedbackRow.sender_id, FeedbackRow.message_index, FeedbackRow.topic,
                    FeedbackRow.created_at)
-            .where(FeedbackRow.value == "down", FeedbackRow.sender_id.in_(senders))
+            .where(FeedbackRow.value == "down")
+            .order_by(FeedbackRow.id.desc()).limit(SCAN_LIMIT)
         ).all()
-    by_sender: Dict[str, List[TrackedMessage]] = defaultdict(list)
-    for message in sorted(messages, key=lambda m: m.event_id):
-        by_sender[message.sender_id].append(message)
+    if not votes:
+        return set()
+    by_sender = inbox_index.senders_of(project, (inbox_index.sender_hash(v[0]) for v in votes))
     found = set()
+    untimed = []
     for sender_id, index, topic, created_at in votes:
-        turns = by_sender.get(sender_id) or []
+        turns = by_sender.get(inbox_index.sender_hash(sender_id)) or []
         if index is not None and 0 <= index < len(turns):
-            found.add(turns[index].event_id)
-            continue
+            found.add(turns[index])
+        elif turns:
+            untimed.append((turns, topic, created_at))
+    if untimed:
         # no position: the latest message before the vote whose answer had that topic
-        cutoff = created_at.replace(tzinfo=timezone.utc).timestamp() if created_at else float("inf")
-        match = [t for t in turns if t.timestamp <= cutoff and (topic is None or t.guess()[0] == topic)]
-        if match:
-            found.add(match[-1].event_id)
+        wanted = sorted({i for turns, _t, _c in untimed for i in turns})
+        with session_scope(project.database_url) as session:
+            info = {int(r.event_id): (float(r.at), str(r.topic)) for r in session.execute(
+                select(inbox_index.InboxItemRow.event_id, inbox_index.InboxItemRow.at,
+                       inbox_index.InboxItemRow.topic)
+                .where(inbox_index.InboxItemRow.event_id.in_(wanted)))}
+        for turns, topic, created_at in untimed:
+            cutoff = created_at.replace(tzinfo=timezone.utc).timestamp() if created_at else float("inf")
+            match = [t for t in turns if info[t][0] <= cutoff and (topic is None or info[t][1] == topic)]
+            if match:
+                found.add(match[-1])
     return found
 
 
@@ -244,14 +265,21 @@ def _labels(project: Project) -> Tuple[Dict[int, str], Dict[str, Tuple[str, date
 
 
 def reasons_for(message: TrackedMessage, threshold: float, thumbs_down: bool) -> Tuple[str, ...]:
-    reasons = []
     topic, confidence = message.guess()
-    if message.intent == FALLBACK_INTENT:
+    return _reasons(message.intent, confidence, threshold, thumbs_down, False)
+
+
+def _reasons(intent: str, confidence: float, threshold: float, thumbs_down: bool,
+             clarified: bool) -> Tuple[str, ...]:
+    reasons = []
+    if intent == FALLBACK_INTENT:
         reasons.append(REASON_FALLBACK)
-    if message.intent == OUT_OF_SCOPE:
+    if intent == OUT_OF_SCOPE:
         reasons.append(REASON_OUT_OF_SCOPE)
-    if confidence < threshold and message.intent != FALLBACK_INTENT:
+    if confidence < threshold and intent != FALLBACK_INTENT:
         reasons.append(REASON_LOW)
+    if clarified:
+        reasons.append(REASON_CLARIFY)
     if thumbs_down:
         reasons.append(REASON_THUMBS_DOWN)
     return tuple(reasons)
@@ -263,44 +291,141 @@ def _reviewable(message: TrackedMessage) -> bool:
     return bool(text) and not text.startswith("/") and not message.in_form
 
 
-def inbox_messages(project: Project, user: Optional[User], threshold: Optional[float] = None,
-                   include_labelled: bool = False, scan: int = SCAN_LIMIT) -> List[InboxMessage]:
+@dataclass(frozen=True)
+class InboxFilter:
+    """What staff narrowed the inbox to (empty: everything)."""
+
+    reason: str = ""  # a key of REASON_CHOICES
+    topic: str = ""
+    since: Optional[date] = None
+    until: Optional[date] = None
+    search: str = ""
+
+
+@dataclass
+class InboxPage:
+    groups: List[InboxGroup]
+    page: int
+    pages: int
+    total_groups: int
+    total_messages: int
+
+
+def _candidates(project: Project, threshold: float, down: Set[int],
+                filters: InboxFilter) -> List[Any]:
+    """Index rows that need a look, newest first, narrowed by ``filters`` (indexed columns)."""
+    item = inbox_index.InboxItemRow
+    down_ids = sorted(down)
+    needs_look = or_(item.intent.in_([FALLBACK_INTENT, OUT_OF_SCOPE]), item.confidence < threshold,
+                     item.clarified == 1, item.event_id.in_(down_ids))
+    query = select(item.event_id, item.sender_hash, item.at, item.text, item.text_key, item.intent,
+                   item.topic, item.confidence, item.clarified).where(needs_look)
+    reason = filters.reason
+    if reason == "fallback":
+        query = query.where(item.intent == FALLBACK_INTENT)
+    elif reason == "out_of_scope":
+        query = query.where(item.intent == OUT_OF_SCOPE)
+    elif reason == "low":
+        query = query.where(item.confidence < threshold, item.intent != FALLBACK_INTENT)
+    elif reason == "clarify":
+        query = query.where(item.clarified == 1)
+    elif reason == "thumbs_down":
+        query = query.where(item.event_id.in_(down_ids))
+    if filters.topic:
+        query = query.where(item.topic == filters.topic)
+    if filters.since:
+        query = query.where(item.at >= _day_start(filters.since))
+    if filters.until:
+        query = query.where(item.at < _day_start(filters.until) + 86400)
+    if filters.search.strip():
+        query = query.where(func.lower(item.text).contains(filters.search.strip().lower(),
+                                                           autoescape=True))
+    with session_scope(project.database_url) as session:
+        return list(session.execute(query.order_by(item.event_id.desc()).limit(SCAN_LIMIT)).all())
+
+
+def _day_start(day: date) -> float:
+    return datetime(day.year, day.month, day.day, tzinfo=timezone.utc).timestamp()
+
+
+def _group(project: Project, rows: Sequence[Any]) -> List[List[Any]]:
+    """Rows grouped by meaning (sentence vectors), or by shared words without the encoder."""
+    if not rows:
+        return []
+    with session_scope(project.database_url) as session:
+        item = inbox_index.InboxItemRow
+        stored = dict(session.execute(select(item.event_id, item.vector).where(
+            item.event_id.in_([r.event_id for r in rows]), item.vector.isnot(None))).all())
+    vectors = inbox_index.vectors_for(project, [(r.event_id, r.text, stored.get(r.event_id))
+                                                for r in rows])
+    by_id = {r.event_id: r for r in rows}
+    if vectors:
+        similar = staff_setting("group_meaning_similarity", DEFAULT_MEANING_SIMILARITY)
+        ids = inbox_index.group_by_meaning([r.event_id for r in rows], vectors, similar)
+        return [[by_id[i] for i in group] for group in ids]
+    similar = staff_setting("group_similarity", DEFAULT_GROUP_SIMILARITY)
+    return [list(g.items) for g in grouping.group_similar(list(rows), lambda r: r.text, similar)]
+
+
+def inbox_page(project: Project, user: Optional[User], filters: Optional[InboxFilter] = None,
+               page: int = 1, per_page: int = 20, threshold: Optional[float] = None,
+               include_labelled: bool = False, whole_groups: bool = False) -> InboxPage:
+    """One page of the inbox: groups of messages alike in meaning, newest group first."""
     require(user, "read_inbox")
+    filters = filters or InboxFilter()
     limit = threshold if threshold is not None else staff_setting("inbox_threshold",
                                                                   DEFAULT_INBOX_THRESHOLD)
-    messages = [m for m in read_messages(project, scan) if _reviewable(m)]
-    down = _thumbs_down(project, messages)
+    ensure_schema(project.database_url)
+    inbox_index.refresh(project, _reviewable, text_key, encode_below=limit)
+    down = _thumbs_down(project)
     by_event, by_text = _labels(project)
-    found = []
-    for message in messages:
-        reasons = reasons_for(message, limit, message.event_id in down)
-        if not reasons:
-            continue
-        masked = message.masked
-        labelled = by_event.get(message.event_id)
+    rows = []
+    labelled_as: Dict[int, str] = {}
+    for row in _candidates(project, limit, down, filters):
+        labelled = by_event.get(row.event_id)
         if labelled is None:
-            earlier = by_text.get(text_key(masked))
-            if earlier and earlier[1].replace(tzinfo=timezone.utc).timestamp() >= message.timestamp:
+            earlier = by_text.get(row.text_key)
+            if earlier and earlier[1].replace(tzinfo=timezone.utc).timestamp() >= row.at:
                 labelled = earlier[0]
         if labelled and not include_labelled:
             continue
-        topic, confidence = message.guess()
-        found.append(InboxMessage(
-            event_id=message.event_id, conversation=conversation_label(message.sender_id),
-            at=datetime.fromtimestamp(message.timestamp, tz=timezone.utc), text=masked,
-            topic=topic, confidence=confidence, reasons=reasons,
-            labelled_as=topic_of(labelled) if labelled else None,
-        ))
-    return found
+        if labelled:
+            labelled_as[row.event_id] = topic_of(labelled)
+        rows.append(row)
+    groups = _group(project, rows)
+    per_page = max(1, per_page)
+    pages = max(1, -(-len(groups) // per_page))
+    page = min(max(1, page), pages)
+    shown = groups[(page - 1) * per_page: page * per_page]
+    return InboxPage(
+        groups=[InboxGroup([_message(r, limit, r.event_id in down, labelled_as.get(r.event_id))
+                            for r in (group if whole_groups else group[:MAX_GROUP_SHOWN])],
+                           size=len(group)) for group in shown],
+        page=page, pages=pages, total_groups=len(groups), total_messages=len(rows))
+
+
+def _message(row: Any, threshold: float, thumbs_down: bool, labelled: Optional[str]) -> InboxMessage:
+    return InboxMessage(
+        event_id=int(row.event_id), conversation="c-" + str(row.sender_hash)[:8],
+        at=datetime.fromtimestamp(float(row.at), tz=timezone.utc), text=str(row.text),
+        topic=str(row.topic), confidence=float(row.confidence),
+        reasons=_reasons(str(row.intent), float(row.confidence), threshold, thumbs_down,
+                         bool(row.clarified)),
+        labelled_as=labelled)
+
+
+def inbox_messages(project: Project, user: Optional[User], threshold: Optional[float] = None,
+                   include_labelled: bool = False) -> List[InboxMessage]:
+    """Every message that needs a look, newest first (no grouping)."""
+    found = inbox_page(project, user, None, 1, SCAN_LIMIT, threshold, include_labelled,
+                       whole_groups=True)
+    return sorted((m for g in found.groups for m in g.messages), key=lambda m: -m.event_id)
 
 
 def inbox(project: Project, user: Optional[User], threshold: Optional[float] = None,
           include_labelled: bool = False, limit: int = 100) -> List[InboxGroup]:
-    """The inbox: groups of similar messages, the group with the newest message first."""
-    found = inbox_messages(project, user, threshold, include_labelled)
-    similar = staff_setting("group_similarity", DEFAULT_GROUP_SIMILARITY)
-    groups = grouping.group_similar(found, lambda m: m.text, similar)
-    return [InboxGroup(list(g.items)) for g in groups[:limit]]
+    """The inbox's first ``limit`` groups, the group with the newest message first."""
+    return inbox_page(project, user, None, 1, limit, threshold, include_labelled).groups
 
 
 def tracked(project: Project, event_ids: Iterable[int]) -> List[TrackedMessage]:

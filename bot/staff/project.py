@@ -13,12 +13,15 @@ from pathlib import Path
 from typing import Any, Mapping, Optional
 
 from bot.deploy.endpoints import DEFAULT_TRACKER_URL
+from bot.deploy.token import read_token
 from bot.knowledge.store import ARTICLE_FILE
 from bot.settings import PROJECT_ROOT, get_settings
 
 STAFF_EXAMPLES_FILE = "staff_examples.yml"
 DEFAULT_INBOX_THRESHOLD = 0.6
 DEFAULT_GROUP_SIMILARITY = 0.5
+# Cosine of two messages' sentence vectors above which they are grouped as one question.
+DEFAULT_MEANING_SIMILARITY = 0.8
 DEFAULT_SESSION_MINUTES = 30
 DEFAULT_STAFF_PORT = 8090
 
@@ -43,7 +46,7 @@ class Project:
             database_url=env.get("DATABASE_URL") or get_settings().database_url,
             tracker_url=env.get("TRACKER_DB_URL") or DEFAULT_TRACKER_URL,
             rasa_url=env.get("RASA_URL") or f"http://127.0.0.1:{env.get('RASA_PORT', '5005')}",
-            api_token=env.get("RASA_API_TOKEN") or None,
+            api_token=read_token(env),
         )
 
     # --- Rasa's declarative layer -------------------------------------------------------

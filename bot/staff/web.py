@@ -17,12 +17,17 @@ import os
 import secrets
 import time
 from dataclasses import dataclass, field
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
 from typing import Any, Awaitable, Callable, Dict, List, Optional
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from aiohttp import web
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
 
-from bot.staff import bookings, changes, deploy, inbox, users
+from bot.staff import bookings, changes, deploy, inbox, insight, topics, users
 from bot.staff.throttle import LoginThrottle
 from bot.staff.project import (
     DEFAULT_SESSION_MINUTES,
@@ -67,6 +72,10 @@ class Job:
     running: bool = False
     lines: List[str] = field(default_factory=list)
     result: str = ""
+    summary: str = ""  # one sentence in plain words: what happened
+    ok: bool = False
+    started: float = 0.0
+    seconds: float = 0.0
 
 
 @dataclass
@@ -76,6 +85,7 @@ class State:
     sessions: Dict[str, Session] = field(default_factory=dict)
     throttle: LoginThrottle = field(default_factory=LoginThrottle.from_settings)
     job: Job = field(default_factory=Job)
+    retrain_seconds: float = 0.0  # how long the last successful retrain took
 
     def purge(self, now: float) -> None:
         """Forget ended sessions (kept in memory; the login throttle forgets by itself)."""
@@ -111,36 +121,37 @@ def esc(value: Any) -> str:
     return html.escape(str(value), quote=True)
 
 
-STYLE = """
-body{font:15px/1.45 system-ui,sans-serif;margin:0;color:#1d2a2f;background:#f6f8f8}
-header{background:#0f5257;color:#fff;padding:.6rem 1.2rem;display:flex;gap:1.2rem;align-items:center}
-header a{color:#fff}main{padding:1rem 1.2rem;max-width:70rem}
-.group{background:#fff;border:1px solid #d5dede;border-radius:6px;padding:.7rem;margin:.7rem 0}
-.msg{margin:.2rem 0}.meta{color:#5a6b70;font-size:.85em}
-.flash{background:#fff6d6;padding:.5rem;border-radius:4px}
-.error{background:#fde4e4}pre{background:#fff;border:1px solid #d5dede;padding:.6rem;overflow:auto}
-label{display:block;margin:.4rem 0}input[type=text],textarea,select{width:100%;max-width:40rem}
-table{border-collapse:collapse}td,th{padding:.2rem .6rem;border-bottom:1px solid #e2e8e8;text-align:left}
-"""
+# Pages in the header's navigation: (path, label).
+NAV = [("/", "Inbox"), ("/changes", "Approvals"), ("/topics/new", "New topic"),
+       ("/models", "Models"), ("/dashboard", "Dashboard"), ("/audit", "Audit log")]
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+
+@lru_cache(maxsize=1)
+def templates() -> Environment:
+    """The staff pages' Jinja2 templates (``bot/staff/templates``), escaping everything."""
+    return Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(["html"]),
+                       trim_blocks=True, lstrip_blocks=True, undefined=StrictUndefined)
+
+
+def render(name: str, title: str, session: Optional[Session] = None, current: str = "",
+           **values: Any) -> str:
+    """A page from ``templates/name`` inside the shared layout; the session's flashes shown once."""
+    flashes: List[str] = []
+    if session is not None:
+        flashes, session.flash[:] = list(session.flash), []
+    values.setdefault("refresh_seconds", 0)
+    nav = list(NAV)
+    if session is not None:
+        count = getattr(session, "open_requests", None)
+        nav.insert(0, ("/bookings", "Requests" if count is None else f"Requests ({count} open)"))
+    return templates().get_template(name).render(
+        title=title, session=session, nav=nav, current=current, flashes=flashes, **values)
 
 
 def page(title: str, body: str, session: Optional[Session] = None) -> str:
-    nav = ""
-    if session is not None:
-        count = session.open_requests
-        label = "Requests" if count is None else f"Requests ({count} open)"
-        nav = (f'<a href="/bookings">{esc(label)}</a>'
-               '<a href="/">Inbox</a><a href="/changes">Approvals</a><a href="/topics/new">New topic</a>'
-               '<a href="/models">Models</a><a href="/audit">Audit log</a>'
-               f'<span>{esc(session.user.username)} ({esc(session.user.role)})</span>'
-               f'<form method="post" action="/logout">{csrf_field(session)}<button>Log out</button></form>')
-        flashes = "".join(f'<p class="flash">{esc(text)}</p>' for text in session.flash)
-        session.flash.clear()
-        body = flashes + body
-    return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{esc(title)} · '
-            f'Clinic assistant staff</title><style>{STYLE}</style></head><body><header>'
-            f'<strong>Clinic assistant · staff</strong>{nav}</header><main><h1>{esc(title)}</h1>'
-            f'{body}</main></body></html>')
+    """A page whose body is HTML built by the caller (escape what goes into it with esc)."""
+    return render("base.html", title, session, body=Markup(body))  # noqa: S704 (callers escape)
 
 
 def csrf_field(session: Session) -> str:
@@ -194,19 +205,19 @@ async def security(request: web.Request, handler: Handler) -> web.StreamResponse
 
 # --------------------------------------------------------------------- login
 
-async def login_form(request: web.Request) -> web.StreamResponse:
+def _login_page(error: str = "", username: str = "", status: int = 200) -> web.Response:
     # the login form's CSRF token is also set as a cookie (double submit): a page on another
     # site can neither read the cookie nor the form
     token = secrets.token_urlsafe(32)
-    body = ('<form method="post" action="/login">'
-            f'<input type="hidden" name="csrf" value="{esc(token)}">'
-            '<label>User name <input type="text" name="username" autocomplete="username" required></label>'
-            '<label>Password <input type="password" name="password" autocomplete="current-password" '
-            'required></label><button>Log in</button></form>')
-    response = _html(page("Log in", body))
+    response = _html(render("login.html", "Log in", token=token, error=error, username=username),
+                     status)
     response.set_cookie(LOGIN_COOKIE, token, httponly=True, samesite="Strict", max_age=900,
                         secure=_https())
     return response
+
+
+async def login_form(request: web.Request) -> web.StreamResponse:
+    return _login_page()
 
 
 async def login(request: web.Request) -> web.StreamResponse:
@@ -219,8 +230,8 @@ async def login(request: web.Request) -> web.StreamResponse:
     wait = state.throttle.wait(address, username, now)
     if wait > 0:  # slowed, never locked: the password is not even checked until then
         seconds = int(wait) + 1
-        response = _html(page("Log in", f"<p>Too many wrong passwords from here; please wait "
-                              f"{seconds} second(s) and <a href='/login'>try again</a>.</p>"), 429)
+        response = _login_page(f"Too many wrong passwords from here; please wait {seconds} "
+                               "second(s) and try again.", username, 429)
         response.headers["Retry-After"] = str(seconds)
         return response
     try:
@@ -228,8 +239,7 @@ async def login(request: web.Request) -> web.StreamResponse:
             None, users.authenticate, state.project.database_url, username, str(form.get("password", "")))
     except users.AuthenticationFailed:
         state.throttle.failed(address, username, time.monotonic())
-        return _html(page("Log in", "<p class='flash error'>Wrong user name or password. "
-                          "<a href='/login'>Try again</a>.</p>"), 401)
+        return _login_page("Wrong user name or password. Check them and try again.", username, 401)
     state.throttle.succeeded(address, username)
     token = secrets.token_urlsafe(32)
     state.sessions[token] = Session(user, secrets.token_urlsafe(32), now, now)
@@ -273,32 +283,43 @@ async def _run(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
 
 # --------------------------------------------------------------------- inbox and labels
 
-def _topic_select(choices: List[str], selected: str = "") -> str:
-    options = "".join(f'<option value="{esc(c)}"{" selected" if c == selected else ""}>{esc(c)}</option>'
-                      for c in choices)
-    return f'<select name="topic" required><option value="">choose a topic…</option>{options}</select>'
+PER_PAGE = 20
+
+
+def _date(text: str) -> Optional[date]:
+    try:
+        return date.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+
+
+def _inbox_filter(query: Any) -> inbox.InboxFilter:
+    reason = str(query.get("reason", ""))
+    return inbox.InboxFilter(
+        reason=reason if reason in inbox.REASON_CHOICES else "",
+        topic=str(query.get("topic", ""))[:128], since=_date(str(query.get("since", ""))),
+        until=_date(str(query.get("until", ""))), search=str(query.get("q", ""))[:200])
 
 
 async def inbox_page(request: web.Request) -> web.StreamResponse:
     session = _current(request)
     project = _state(request).project
-    groups = await _run(inbox.inbox, project, session.user)
-    choices = await _run(changes.label_choices, project)
-    parts = [f"<p>{len(groups)} group(s) of messages the assistant was unsure about or got wrong, "
-             "newest first. Names, emails and phone numbers are masked.</p>"]
-    for group in groups:
-        rows = "".join(
-            f'<div class="msg"><label><input type="checkbox" name="ids" value="{m.event_id}" checked> '
-            f'{esc(m.text)}</label><span class="meta">#{m.event_id} · {m.at:%Y-%m-%d %H:%M} · '
-            f'{esc(m.conversation)} · guessed {esc(m.topic)} ({m.confidence:.2f})</span></div>'
-            for m in group.messages)
-        parts.append(
-            f'<form class="group" method="post" action="/label">{csrf_field(session)}'
-            f'<div class="meta">{esc(", ".join(group.reasons))} · {len(group.messages)} message(s)</div>'
-            f'{rows}<label>Belongs to {_topic_select(choices)}</label>'
-            '<label>Reworded question (optional) <input type="text" name="text"></label>'
-            '<button>Label</button></form>')
-    return _html(page("Inbox", "".join(parts), session))
+    filters = _inbox_filter(request.query)
+    number = int(request.query["page"]) if request.query.get("page", "").isdigit() else 1
+    found = await _run(inbox.inbox_page, project, session.user, filters, number, PER_PAGE)
+    choices = await _run(topics.label_options, project)
+    offered = set(await _run(changes.label_choices, project))
+    names = await _run(topics.topic_names, project)
+    kept = {k: v for k, v in request.query.items() if k != "page" and v}
+
+    def page_link(target: int) -> str:
+        return "/?" + urlencode({**kept, "page": str(target)})
+
+    return _html(render(
+        "inbox.html", "Inbox", session, "/", inbox=found, filters=filters,
+        filtered=bool(kept), reasons=inbox.REASON_CHOICES, names=names,
+        choices=[c for c in choices if c.id in offered],
+        guesses=sorted((c for c in choices), key=lambda c: c.title), page_link=page_link))
 
 
 async def label_post(request: web.Request) -> web.StreamResponse:
@@ -316,36 +337,39 @@ async def label_post(request: web.Request) -> web.StreamResponse:
 
 async def new_topic_form(request: web.Request) -> web.StreamResponse:
     session = _current(request)
-    body = (f'<form method="post" action="/topics/new">{csrf_field(session)}'
-            '<label>Topic id (lower_snake_case) <input type="text" name="id" required></label>'
-            '<label>Question (title) <input type="text" name="title" required></label>'
-            '<label>Answer <textarea name="answer" rows="5" required></textarea></label>'
-            '<label>Supporting quote, word for word '
-            '<textarea name="quote" rows="3" required></textarea></label>'
-            '<label>If the quote is not from the article: its source (citation) '
-            '<input type="text" name="source_citation"></label>'
-            '<label>Source link <input type="text" name="source_url"></label>'
-            '<label>Example questions, one per line <textarea name="examples" rows="5" required></textarea>'
-            '</label><button>Send for a clinician\'s approval</button></form>'
-            '<h2>Change an existing answer</h2>'
-            f'<form method="post" action="/answers">{csrf_field(session)}'
-            '<label>Topic id <input type="text" name="topic" required></label>'
-            '<label>New answer <textarea name="answer" rows="5" required></textarea></label>'
-            '<label>Quote(s) from the article, one per line (optional) <textarea name="quotes" rows="3">'
-            '</textarea></label><button>Send for a clinician\'s approval</button></form>')
-    return _html(page("New topic", body, session))
+    project = _state(request).project
+    sections = await _run(topics.article_sections, project)
+    choices = await _run(topics.label_options, project)
+    known = {t.id for t in await _run(_knowledge_topics, project)}
+    form = {"title": "", "answer": "", "examples": "", "quotes": []}
+    return _html(render("new_topic.html", "New topic", session, "/topics/new", sections=sections,
+                        form=form, topics=[c for c in choices if c.id in known]))
+
+
+def _knowledge_topics(project: Project) -> List[Any]:
+    from bot.knowledge.store import load_topics_file
+
+    return list(load_topics_file(project.topics_file, project.article_file))
 
 
 async def new_topic_post(request: web.Request) -> web.StreamResponse:
     session = _current(request)
     form = await request.post()
+    title = str(form.get("title", "")).strip()
     citation = str(form.get("source_citation", "")).strip()
     source = {"citation": citation, "url": str(form.get("source_url", "")).strip()} if citation else None
+    quotes = [str(q) for q in form.getall("quote", []) if str(q).strip()]
+    other = str(form.get("other_quote", "")).strip()
+    if other:
+        quotes.append(other)
+    if not quotes:
+        raise ValueError("Pick at least one sentence of the article that supports the answer.")
     examples = [line for line in str(form.get("examples", "")).splitlines() if line.strip()]
+    topic_id = str(form.get("id", "")).strip() or topics.topic_id_from_title(title)
     change = await _run(changes.propose_topic, _state(request).project, session.user,
-                        str(form.get("id", "")), str(form.get("title", "")), str(form.get("answer", "")),
-                        [str(form.get("quote", ""))], examples, (), source)
-    session.flash.append(f"Change {change.id} waits for a clinician's approval.")
+                        topic_id, title, str(form.get("answer", "")), quotes, examples, (), source)
+    session.flash.append(f"Change {change.id} waits for a clinician's approval "
+                         f"(topic “{title}”, id {topic_id}).")
     raise web.HTTPSeeOther("/changes")
 
 
@@ -428,42 +452,57 @@ async def reject_post(request: web.Request) -> web.StreamResponse:
 
 # --------------------------------------------------------------------- models
 
+DEFAULT_RETRAIN_SECONDS = 150
+
+
+@dataclass(frozen=True)
+class Progress:
+    elapsed: int
+    left: int
+    percent: int
+
+
+def _progress(job: Job, estimate: float) -> Progress:
+    elapsed = max(0.0, time.monotonic() - job.started)
+    left = max(5.0, estimate - elapsed)
+    return Progress(int(elapsed), int(left), int(min(95, 100 * elapsed / max(estimate, 1))))
+
+
 async def models_page(request: web.Request) -> web.StreamResponse:
     session = _current(request)
     state = _state(request)
     models = await _run(deploy.history, state.project, session.user)
-    rows = "".join(
-        f"<tr><td>{m.created_at:%Y-%m-%d %H:%M}</td><td>{esc(m.name)}</td><td>{esc(m.status)}</td>"
-        f"<td>{esc(m.mode)}</td><td>{'' if m.accuracy is None else f'{m.accuracy:.3f}'}</td>"
-        f"<td>{esc(m.created_by)}</td></tr>" for m in models)
+    live = next((m for m in models if m.status == deploy.LIVE), None)
+    newer = [m for m in models if m.status != deploy.LIVE
+             and (live is None or m.created_at > live.created_at)]
+    previous = next((m for m in models if m.status in (deploy.RETIRED, deploy.ROLLED_BACK)), None)
+    estimate = state.retrain_seconds or staff_setting("retrain_seconds", DEFAULT_RETRAIN_SECONDS)
     job = state.job
-    status = ""
-    if job.running:
-        status = f"<p class='flash'>{esc(job.kind)} running…</p><pre>{esc(chr(10).join(job.lines))}</pre>"
-    elif job.result:
-        status = f"<h2>Last {esc(job.kind)}</h2><pre>{esc(job.result)}</pre>"
-    body = (f"{status}<form method='post' action='/retrain'>{csrf_field(session)}"
-            "<button>Retrain and put live if the checks pass</button></form>"
-            f"<form method='post' action='/rollback'>{csrf_field(session)}"
-            "<button>Roll back to the previous model</button></form>"
-            "<h2>History</h2><table><tr><th>when</th><th>model</th><th>status</th><th>how</th>"
-            f"<th>accuracy</th><th>by</th></tr>{rows}</table>")
-    return _html(page("Models", body, session))
+    return _html(render(
+        "models.html", "Models", session, "/models", models=models, live=live,
+        candidate=newer[0] if newer else None, previous=previous, job=job, progress=_progress(job, estimate),
+        estimate_minutes=max(1, round(estimate / 60)), refresh_seconds=5 if job.running else 0))
 
 
 def _start_job(state: State, kind: str, work: Callable[[Callable[[str], None]], deploy.DeployReport]) -> None:
     if state.job.running:
         raise ValueError("A retrain or rollback is already running.")
-    state.job = Job(kind=kind, running=True)
+    state.job = Job(kind=kind, running=True, started=time.monotonic())
     job = state.job
 
     def run() -> None:
         try:
-            job.result = work(job.lines.append).text()
+            report = work(job.lines.append)
+            job.result, job.ok = report.text(), report.ok
+            job.summary = report.message or ("Done." if report.ok else "Not done.")
         except Exception as error:  # shown to staff on the page
             logger.exception("%s failed", kind)
             job.result = f"{kind} stopped: {error}"
+            job.summary = f"The {kind} stopped before it finished: {error}"
         finally:
+            job.seconds = time.monotonic() - job.started
+            if kind == "retrain" and job.ok:
+                state.retrain_seconds = job.seconds
             job.running = False
 
     asyncio.get_running_loop().run_in_executor(None, run)
@@ -493,6 +532,29 @@ async def audit_page(request: web.Request) -> web.StreamResponse:
                    f"</td><td>{esc(e.target)}</td><td>{esc(e.details)}</td></tr>" for e in entries)
     return _html(page("Audit log", f"<table><tr><th>when</th><th>who</th><th>what</th><th>on</th>"
                       f"<th>details</th></tr>{rows}</table>", session))
+
+
+def _days(request: web.Request) -> int:
+    text = request.query.get("days", "30")
+    return int(text) if text.isdigit() and int(text) in insight.PERIODS else 30
+
+
+async def dashboard_page(request: web.Request) -> web.StreamResponse:
+    session = _current(request)
+    found = await _run(insight.report, _state(request).project, session.user, _days(request))
+    return _html(render("dashboard.html", "Dashboard", session, "/dashboard", report=found,
+                        periods=insight.PERIODS))
+
+
+async def dashboard_csv(request: web.Request) -> web.StreamResponse:
+    session = _current(request)
+    found = await _run(insight.report, _state(request).project, session.user, _days(request))
+    try:
+        chart = found.chart(request.match_info["chart"])
+    except KeyError:
+        raise web.HTTPNotFound() from None
+    return web.Response(text=chart.csv(), content_type="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="{chart.key}-{found.days}d.csv"'})
 
 
 # --------------------------------------------------------------------- booking requests
@@ -589,6 +651,8 @@ def create_app(project: Project, idle_minutes: Optional[float] = None) -> web.Ap
         web.post("/changes/{change_id:\\d+}/reject", reject_post),
         web.get("/models", models_page), web.post("/retrain", retrain_post),
         web.post("/rollback", rollback_post), web.get("/audit", audit_page),
+        web.get("/dashboard", dashboard_page),
+        web.get("/dashboard/{chart:[a-z]+}.csv", dashboard_csv),
         web.get("/bookings", bookings_page), web.get("/bookings.csv", bookings_csv),
         web.get("/bookings/{reference}", booking_page),
         web.post("/bookings/{reference}/status", booking_status_post),

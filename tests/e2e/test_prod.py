@@ -20,6 +20,7 @@ import pytest
 
 from bot.deploy import failover, prod
 from bot.deploy.serve import free_port
+from bot.migrations import MIGRATIONS
 from tests.e2e.conftest import MODEL
 
 POSTGRES = "postgresql://postgres@127.0.0.1:5432"
@@ -72,7 +73,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[prod.ProdConfig]
     )
     try:
         started = prod.start(config)
-        assert started["migrations"] == [1, 2]
+        assert started["migrations"] == [step.version for step in MIGRATIONS]
         yield config
     finally:
         prod.stop(config)

@@ -65,7 +65,7 @@ def test_replicas_migrating_at_once_run_each_step_once(database: str) -> None:
         time.sleep(0.5)
         connection.execute(text("CREATE TABLE only_once (id integer)"))
 
-    steps = list(MIGRATIONS) + [Migration(MIGRATIONS[-1].version + 1, "slow", slow)]
+    steps = list(MIGRATIONS) + [Migration(max(s.version for s in MIGRATIONS) + 1, "slow", slow)]
     results: List[List[int]] = []
     threads = [threading.Thread(target=lambda: results.append(migrate(database, steps)))
                for _ in range(3)]

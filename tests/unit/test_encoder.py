@@ -112,7 +112,7 @@ def _check(extra_path: Path | None = None) -> subprocess.CompletedProcess:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(
         [str(p) for p in (extra_path, ROOT) if p is not None]
-        + [env["PYTHONPATH"]] * bool(env.get("PYTHONPATH")))
+        + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
     return subprocess.run([sys.executable, "-m", "bot.nlp.encoder", "check"], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=120)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import html
 import re
 import time
 from pathlib import Path
@@ -111,8 +112,8 @@ def test_inbox_page_shows_masked_messages(project: Project) -> None:
         await log_in(client, "sam", "sam's passphrase")
         return await (await client.get("/")).text()
 
-    page = run(project, scenario)
-    assert "I&#x27;m [name], [email], does kombucha help" in page
+    page = html.unescape(run(project, scenario))
+    assert "I'm [name], [email], does kombucha help" in page
     assert "Sarah" not in page and "sarah@" not in page
 
 

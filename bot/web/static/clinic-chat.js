@@ -32,6 +32,9 @@
     close: "Close chat",
     restart: "New chat",
     restartLabel: "Start a new conversation",
+    restartQuestion: "Start a new chat? This conversation will be cleared.",
+    restartConfirm: "Start new chat",
+    restartCancel: "Keep this chat",
     inputLabel: "Type your question",
     inputPlaceholder: "Ask about gut health and mood\u2026",
     send: "Send",
@@ -42,6 +45,7 @@
       "(window.crypto), so the conversation could not be kept private. Please use an " +
       "up-to-date browser or call the clinic.",
     sources: "Sources",
+    sourcesCount: "Sources ({count})",
     doiPrefix: "doi:",
     suggestions: "Suggested replies",
     crisisTitle: "Help is available right now",
@@ -344,6 +348,16 @@
     return answer;
   }
 
+  /** True for a reply that answers a question (from the knowledge base or the clinic's
+   *  facts, or says it cannot): those get thumbs; greetings, booking steps and crisis
+   *  lines do not. */
+  function answersQuestion(answer) {
+    if (answer.local || answer.error || !answer.messages.length || answer.resources.length) {
+      return false;
+    }
+    return answer.citations.length > 0 || answer.topic === "out_of_scope";
+  }
+
   function answerText(answer) {
     return answer.messages.join("\n");
   }
@@ -406,7 +420,7 @@
       type: "button", className: "cc-header-button cc-restart", "aria-label": t.restartLabel
     }, t.restart);
     restart.addEventListener("click", function () {
-      self.restart();
+      self.askRestart();
     });
     header.appendChild(restart);
     var close = el("button", {
@@ -417,6 +431,33 @@
       self.close(true);
     });
     header.appendChild(close);
+
+    // "New chat" clears the conversation only once the person confirms it here.
+    var confirmBar = el("div", { className: "cc-confirm", role: "alertdialog",
+      "aria-labelledby": "cc-confirm-text" });
+    confirmBar.hidden = true;
+    confirmBar.appendChild(el("p", { id: "cc-confirm-text", className: "cc-confirm-text" },
+      t.restartQuestion));
+    var confirmYes = el("button", { type: "button", className: "cc-confirm-yes" }, t.restartConfirm);
+    var confirmNo = el("button", { type: "button", className: "cc-confirm-no" }, t.restartCancel);
+    confirmYes.addEventListener("click", function () {
+      self.hideRestart();
+      self.restart();
+    });
+    confirmNo.addEventListener("click", function () {
+      self.hideRestart();
+      restart.focus();
+    });
+    confirmBar.addEventListener("keydown", function (event) {
+      if (event.key === "Escape") {
+        event.preventDefault();
+        event.stopPropagation();
+        self.hideRestart();
+        restart.focus();
+      }
+    });
+    confirmBar.appendChild(confirmYes);
+    confirmBar.appendChild(confirmNo);
 
     var scroller = el("div", { className: "cc-scroller" });
     var log = el("div", {
@@ -462,6 +503,7 @@
     footer.appendChild(disclaimer);
 
     panel.appendChild(header);
+    panel.appendChild(confirmBar);
     panel.appendChild(scroller);
     panel.appendChild(footer);
     root.appendChild(panel);
@@ -471,6 +513,8 @@
     this.launcher = launcher;
     this.panel = panel;
     this.scroller = scroller;
+    this.confirmBar = confirmBar;
+    this.confirmYes = confirmYes;
     this.log = log;
     this.typing = typing;
     this.input = input;
@@ -517,6 +561,7 @@
     this.launcher.setAttribute("aria-label", this.texts.launcherOpen);
     this.state.open = true;
     this.save();
+    this.fitAllSources();
     this.scrollToEnd();
     if (moveFocus !== false) {
       this.input.focus();
@@ -553,6 +598,19 @@
     } else if (this.config.greetPayload) {
       this.deliverNew(this.config.greetPayload, null);
     }
+  };
+
+  Widget.prototype.askRestart = function () {
+    if (!this.state.entries.some(function (entry) { return entry.type === "user" && !entry.hidden; })) {
+      this.restart(); // nothing said yet: nothing to lose
+      return;
+    }
+    this.confirmBar.hidden = false;
+    this.confirmYes.focus();
+  };
+
+  Widget.prototype.hideRestart = function () {
+    this.confirmBar.hidden = true;
   };
 
   Widget.prototype.restart = function () {
@@ -708,6 +766,7 @@
     var node = this.renderEntry(entry);
     if (node) {
       this.log.appendChild(node);
+      this.fitSources(node);
       if (entry.type === "answer") {
         this.scrollToAnswer(node);
       } else {
@@ -727,7 +786,28 @@
       var node = self.renderEntry(entry);
       if (node) {
         self.log.appendChild(node);
+        self.fitSources(node);
       }
+    });
+  };
+
+  /** An answer is read in the chat window without scrolling: when its open Sources block
+   *  would make it taller than the window, Sources starts closed (one line, opens on tap). */
+  Widget.prototype.fitSources = function (node) {
+    var details = node.querySelector && node.querySelector("details.cc-sources");
+    if (!details || details.dataset.fitted || !this.scroller.clientHeight) {
+      return; // nothing to fit, already fitted, or the panel is not shown yet
+    }
+    details.dataset.fitted = "1";
+    if (details.open && node.offsetHeight > this.scroller.clientHeight) {
+      details.open = false;
+    }
+  };
+
+  Widget.prototype.fitAllSources = function () {
+    var self = this;
+    Array.prototype.forEach.call(this.log.querySelectorAll(".cc-turn-bot"), function (node) {
+      self.fitSources(node);
     });
   };
 
@@ -811,8 +891,16 @@
       appendLinkified(bubble, text);
       turn.appendChild(bubble);
     });
+    // Sources and thumbs share one line while Sources is closed.
+    var foot = el("div", { className: "cc-answer-foot" });
     if (answer.citations.length) {
-      turn.appendChild(this.renderSources(answer.citations));
+      foot.appendChild(this.renderSources(answer.citations));
+    }
+    if (answersQuestion(answer)) {
+      foot.appendChild(this.renderFeedback(answer));
+    }
+    if (foot.firstChild) {
+      turn.appendChild(foot);
     }
     if (answer.buttons.length) {
       var group = el("div", { className: "cc-buttons", role: "group", "aria-label": t.suggestions });
@@ -825,9 +913,6 @@
         group.appendChild(chip);
       });
       turn.appendChild(group);
-    }
-    if (!answer.local && !answer.error && answer.messages.length) {
-      turn.appendChild(this.renderFeedback(answer));
     }
     return turn;
   };
@@ -858,12 +943,40 @@
     return box;
   };
 
+  /** Citations grouped by the work they cite, in order: one entry per article or paper,
+   *  with every quote from it beneath its name. */
+  function groupCitations(citations) {
+    var groups = [];
+    var byKey = {};
+    citations.forEach(function (citation) {
+      var key = [citation.kind || "other", citation.url || "", citation.doi || "",
+        citation.title || ""].join("\u0000");
+      var group = byKey[key];
+      if (!group) {
+        group = byKey[key] = { citation: citation, quotes: [] };
+        groups.push(group);
+      }
+      if (citation.quote && group.quotes.indexOf(citation.quote) < 0) {
+        group.quotes.push(citation.quote);
+      }
+    });
+    return groups;
+  }
+
   Widget.prototype.renderSources = function (citations) {
     var t = this.texts;
-    var section = el("div", { className: "cc-sources", role: "group", "aria-label": t.sources });
-    section.appendChild(el("p", { className: "cc-sources-title" }, t.sources));
+    var groups = groupCitations(citations);
+    var count = groups.reduce(function (total, group) {
+      return total + Math.max(group.quotes.length, 1);
+    }, 0);
+    // A disclosure: open on a wide screen, one tappable line ("Sources (3)") on a phone.
+    var section = el("details", { className: "cc-sources", role: "group", "aria-label": t.sources });
+    section.open = !(window.matchMedia && window.matchMedia("(max-width: 480px)").matches);
+    section.appendChild(el("summary", { className: "cc-sources-title" },
+      t.sourcesCount.replace("{count}", String(count))));
     var list = el("ul", { className: "cc-source-list" });
-    citations.forEach(function (citation) {
+    groups.forEach(function (group) {
+      var citation = group.citation;
       var item = el("li", { className: "cc-source cc-source-" + (citation.kind || "other") });
       if (citation.kind === "paper") {
         var doiUrl = citation.doi ?
@@ -889,11 +1002,10 @@
         if (meta) {
           item.appendChild(el("span", { className: "cc-source-meta" }, " \u2014 " + meta));
         }
-        if (citation.quote) {
-          item.appendChild(el("blockquote", { className: "cc-quote" },
-            "\u201c" + citation.quote + "\u201d"));
-        }
       }
+      group.quotes.forEach(function (quote) {
+        item.appendChild(el("blockquote", { className: "cc-quote" }, "\u201c" + quote + "\u201d"));
+      });
       list.appendChild(item);
     });
     section.appendChild(list);
