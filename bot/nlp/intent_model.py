@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Sequence
 
@@ -38,19 +39,34 @@ class IntentModel:
 
     def probabilities(self, vectors: np.ndarray) -> np.ndarray:
         """(n, labels) softmax probabilities."""
-        logits = vectors @ self.coef.T + self.intercept
+        logits = np.asarray(vectors, dtype=self.coef.dtype) @ self.coef.T + self.intercept
         logits -= logits.max(axis=1, keepdims=True)
         exp = np.exp(logits)
         return exp / exp.sum(axis=1, keepdims=True)
 
+    @cached_property
+    def _by_label(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Examples ordered by label, and where each present label's examples start."""
+        order = np.argsort(self.example_labels, kind="stable")
+        ordered = np.ascontiguousarray(self.examples[order])
+        present, starts = np.unique(self.example_labels[order], return_index=True)
+        return ordered, present.astype(np.int64), starts.astype(np.int64)
+
+    def _span(self, index: int) -> tuple[int, int] | None:
+        ordered, present, starts = self._by_label
+        where = np.searchsorted(present, index)
+        if where >= len(present) or present[where] != index:
+            return None
+        end = int(starts[where + 1]) if where + 1 < len(starts) else len(ordered)
+        return int(starts[where]), end
+
     def nearest(self, vectors: np.ndarray) -> np.ndarray:
         """(n, labels) similarity of each label's closest training example (-1 if none)."""
-        sims = vectors @ self.examples.T
+        ordered, present, starts = self._by_label
+        vectors = np.asarray(vectors, dtype=ordered.dtype)  # a float64 row would copy them all
         best = np.full((len(vectors), len(self.labels)), -1.0, dtype=np.float32)
-        for index in range(len(self.labels)):
-            columns = self.example_labels == index
-            if columns.any():
-                best[:, index] = sims[:, columns].max(axis=1)
+        if len(vectors) and len(ordered):
+            best[:, present] = np.maximum.reduceat(vectors @ ordered.T, starts, axis=1)
         return best
 
     def margin(self, vectors: np.ndarray, label: str, k: int = 3) -> np.ndarray:
@@ -60,15 +76,19 @@ class IntentModel:
         How much nearer a text is to one intent's examples than to the rest: unlike a
         probability, it cannot be high for a text that is far from everything."""
         index = self.index(label)
-        if index is None or len(vectors) == 0:
+        span = self._span(index) if index is not None else None
+        ordered = self._by_label[0]
+        if span is None or len(vectors) == 0:
             return np.full(len(vectors), -1.0, dtype=np.float32)
-        sims = vectors @ self.examples.T
-        own = self.example_labels == index
-        k_own, k_other = min(k, int(own.sum())), min(k, int((~own).sum()))
+        start, end = span
+        sims = np.asarray(vectors, dtype=ordered.dtype) @ ordered.T
+        own = sims[:, start:end]
+        other = np.concatenate([sims[:, :start], sims[:, end:]], axis=1)
+        k_own, k_other = min(k, own.shape[1]), min(k, other.shape[1])
         if k_own == 0 or k_other == 0:
             return np.full(len(vectors), -1.0, dtype=np.float32)
-        near_own = np.sort(sims[:, own], axis=1)[:, -k_own:].mean(axis=1)
-        near_other = np.sort(sims[:, ~own], axis=1)[:, -k_other:].mean(axis=1)
+        near_own = np.partition(own, -k_own, axis=1)[:, -k_own:].mean(axis=1)
+        near_other = np.partition(other, -k_other, axis=1)[:, -k_other:].mean(axis=1)
         return (near_own - near_other).astype(np.float32)
 
     def index(self, label: str) -> int | None:

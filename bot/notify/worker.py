@@ -25,6 +25,36 @@ from bot.settings import Settings, get_settings
 
 logger = logging.getLogger(__name__)
 NOT_CONFIGURED_RETRY_SECONDS = 60.0
+# /health answers 200 while the loop has come round within this many seconds.
+HEALTHY_WITHIN_SECONDS = 300.0
+_heartbeat = [time.monotonic()]
+
+
+def beat() -> None:
+    _heartbeat[0] = time.monotonic()
+
+
+def healthy() -> bool:
+    return time.monotonic() - _heartbeat[0] < HEALTHY_WITHIN_SECONDS
+
+
+def serve_health(host: str, port: int) -> None:
+    """A /health endpoint for Kubernetes probes (NOTIFY_HEALTH_PORT), in a daemon thread."""
+    import http.server
+
+    class Health(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            ok = self.path == "/health" and healthy()
+            self.send_response(200 if ok else 503)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(b'{"status": "ok"}' if ok else b'{"status": "stalled"}')
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer((host, port), Health)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
 
 
 def _postpone(url: Optional[str], job: outbox.Job, seconds: float) -> None:
@@ -85,6 +115,8 @@ def run_once(config: NotifyConfig, settings: Settings, url: Optional[str] = None
     jobs = outbox.claim(url, config.lease_seconds, limit)
     for job in jobs:
         process(job, config, settings, url)
+        beat()
+    beat()
     return len(jobs)
 
 
@@ -110,8 +142,13 @@ def main(url: Optional[str] = None) -> int:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
+    import os
+
     from bot.booking.store import ensure_schema
 
+    if os.environ.get("NOTIFY_HEALTH_PORT"):
+        serve_health(os.environ.get("NOTIFY_HEALTH_HOST", "127.0.0.1"),
+                     int(os.environ["NOTIFY_HEALTH_PORT"]))
     while not stop.is_set():
         try:
             ensure_schema(url)

@@ -214,3 +214,23 @@ def test_two_workers_never_take_the_same_row(url: str) -> None:
     first = outbox.claim(url, 60)
     second = outbox.claim(url, 60)
     assert first and not second
+
+
+def test_the_worker_health_endpoint_says_when_the_loop_stalls() -> None:
+    import json as _json
+    import urllib.error
+    import urllib.request
+
+    from bot.deploy.serve import free_port
+    from bot.notify import worker
+
+    port = free_port()
+    worker.serve_health("127.0.0.1", port)
+    worker.beat()
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5) as reply:
+        assert _json.loads(reply.read()) == {"status": "ok"}
+    worker._heartbeat[0] -= worker.HEALTHY_WITHIN_SECONDS + 1
+    with pytest.raises(urllib.error.HTTPError) as stalled:
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5)
+    assert stalled.value.code == 503
+    worker.beat()
