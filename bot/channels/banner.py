@@ -2,8 +2,9 @@
 
 Rasa answers ``GET /`` with ``Hello from Rasa: 3.6.21``, which tells anyone which
 advisories apply. The route stays (the Kubernetes liveness probe and load balancers use it)
-but answers ``{"status": "ok"}``. Installed when the REST channel is created, which Rasa does
-before it builds its web application.
+but answers ``{"status": "ok"}``. Rasa's ``GET /version``, which it serves without the token
+even though the HTTP API is on (behind the generated token), answers 404. Installed when the
+REST channel is created, which Rasa does before it builds its web application.
 """
 
 from __future__ import annotations
@@ -22,6 +23,12 @@ def install() -> None:
         @app.get("/")
         async def hello(_request: Any) -> Any:
             return response.json({"status": "ok"})
+
+        @app.middleware("request")
+        async def no_version(request: Any) -> Any:
+            if request.path.rstrip("/") == "/version":
+                return response.json({"error": "not found"}, status=404)
+            return None
 
     add_root_route._clinic_quiet = True  # type: ignore[attr-defined]
     rasa.server.add_root_route = add_root_route

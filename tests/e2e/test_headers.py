@@ -82,6 +82,9 @@ def test_the_rasa_server_does_not_announce_its_version(assistant: Assistant) -> 
     assert "rasa" not in body.decode().lower() and "3.6" not in body.decode()
     assert not any("rasa" in value.lower() or "sanic" in value.lower()
                    for value in headers.values()), headers
+    for path in ("/version", "/version/"):  # Rasa serves it without the token otherwise
+        status, _, body = fetch(assistant.config.rasa_port, "GET", path)
+        assert status == 404 and b"3.6" not in body, (path, body)
 
 
 # --- aiohttp 3.9.5's advisories, checked against what the servers run (README table) ------
