@@ -17,7 +17,13 @@ from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import latest_intent, send, send_safety_line_once
+from actions.common import (
+    latest_confidence,
+    latest_intent,
+    latest_text,
+    send,
+    send_safety_line_once,
+)
 from bot.booking import (
     CONFIRMED,
     CONSENT,
@@ -61,19 +67,11 @@ def clear_personal_slots() -> List[EventType]:
     return [SlotSet(slot, None) for slot in PERSONAL_SLOTS]
 
 
-def _latest_text(tracker: Tracker) -> str:
-    return str(tracker.latest_message.get("text") or "")
-
-
-def _intent_confidence(tracker: Tracker) -> float:
-    return float((tracker.latest_message.get("intent") or {}).get("confidence") or 0.0)
-
-
 def _is_contact_correction(tracker: Tracker) -> bool:
     """The latest message corrects the contact while another detail is being asked."""
     return (
         tracker.get_slot("requested_slot") != CONTACT
-        and check.contact_correction(_latest_text(tracker)) is not None
+        and check.contact_correction(latest_text(tracker)) is not None
     )
 
 
@@ -121,13 +119,13 @@ class ValidateBookingForm(FormValidationAction):
         """
         if tracker.get_slot("requested_slot") != NAME or NAME in tracker.slots_to_validate():
             return {}
-        text = _latest_text(tracker)
+        text = latest_text(tracker)
         if _name_taken_for_cancel(tracker):
             return {NAME: text}
         if latest_intent(tracker) in NEVER_AN_ANSWER:
             return {}
         if (check.looks_like_name(text)
-                and _intent_confidence(tracker) < check.NAME_OVERRIDE_MAX_CONFIDENCE):
+                and latest_confidence(tracker) < check.NAME_OVERRIDE_MAX_CONFIDENCE):
             return {NAME: text}
         return {}
 
@@ -137,7 +135,7 @@ class ValidateBookingForm(FormValidationAction):
         """A correction of the contact typed while another detail is being asked."""
         if tracker.get_slot("requested_slot") in (None, CONTACT):
             return {}
-        correction = check.contact_correction(_latest_text(tracker))
+        correction = check.contact_correction(latest_text(tracker))
         if correction is None:
             return {}
         outcome = check.check_contact(correction)
@@ -207,7 +205,7 @@ class ValidateBookingForm(FormValidationAction):
             return {CONSENT: None}  # cleared, not answered (e.g. at the form's start)
         if _is_contact_correction(tracker):
             return {CONSENT: None}
-        answer = check.yes_or_no(value, latest_intent(tracker), _intent_confidence(tracker))
+        answer = check.yes_or_no(value, latest_intent(tracker), latest_confidence(tracker))
         if answer is None:
             send(dispatcher, message("booking.yes_or_no"), booking_custom(CONSENT))
         return {CONSENT: answer}
@@ -222,7 +220,7 @@ class ValidateBookingForm(FormValidationAction):
         if _is_contact_correction(tracker):
             return ask_again  # the new contact is in; read the details back again
         text = check.clean(value)
-        answer = check.yes_or_no(text, latest_intent(tracker), _intent_confidence(tracker))
+        answer = check.yes_or_no(text, latest_intent(tracker), latest_confidence(tracker))
         field = check.chosen_field(text)
         wants_change = answer is not True or bool(_CHANGE_WORDS.search(text))
         if field and wants_change:
@@ -360,7 +358,7 @@ class ActionSubmitBooking(Action):
 
 def _name_taken_for_cancel(tracker: Tracker) -> bool:
     """A name, asked for and given, that the classifier filed under ``cancel``."""
-    text = _latest_text(tracker)
+    text = latest_text(tracker)
     return (tracker.get_slot("requested_slot") == NAME
             and latest_intent(tracker) == CANCEL_INTENT
             and check.looks_like_name(text) and not check.asks_to_cancel(text))

@@ -15,7 +15,13 @@ from rasa_sdk.events import ActiveLoop, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import latest_intent, send, send_safety_line_once
+from actions.common import (
+    latest_confidence,
+    latest_intent,
+    latest_text,
+    send,
+    send_safety_line_once,
+)
 from bot.booking import validation as check
 from bot.booking.store import KIND_CALLBACK, BookingRequest, save_booking
 from bot.frontdesk.answers import CONTACT_HUMAN, clinic_citation, open_until, opening_hours, \
@@ -43,14 +49,6 @@ def callback_custom(step: str, **extra: Any) -> Dict[str, Any]:
             "citations": [clinic_citation(settings, "contact")], **extra}
 
 
-def _text(tracker: Tracker) -> str:
-    return str(tracker.latest_message.get("text") or "")
-
-
-def _confidence(tracker: Tracker) -> float:
-    return float((tracker.latest_message.get("intent") or {}).get("confidence") or 0.0)
-
-
 def clear_slots() -> List[EventType]:
     return [SlotSet(slot, None) for slot in SLOTS]
 
@@ -73,8 +71,8 @@ class ValidateCallbackForm(FormValidationAction):
             return {}
         if latest_intent(tracker) in NEVER_AN_ANSWER:
             return {}
-        text = _text(tracker)
-        if check.looks_like_name(text) and _confidence(tracker) < check.NAME_OVERRIDE_MAX_CONFIDENCE:
+        text = latest_text(tracker)
+        if check.looks_like_name(text) and latest_confidence(tracker) < check.NAME_OVERRIDE_MAX_CONFIDENCE:
             return {NAME: text}
         return {}
 
@@ -86,8 +84,8 @@ class ValidateCallbackForm(FormValidationAction):
             return {}
         if latest_intent(tracker) in NEVER_AN_ANSWER:
             return {}
-        outcome = check.check_contact(_text(tracker))
-        return {PHONE: _text(tracker)} if outcome.ok and outcome.kind == check.PHONE else {}
+        outcome = check.check_contact(latest_text(tracker))
+        return {PHONE: latest_text(tracker)} if outcome.ok and outcome.kind == check.PHONE else {}
 
     def validate_callback_name(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -123,7 +121,7 @@ class ValidateCallbackForm(FormValidationAction):
     ) -> Dict[Text, Any]:
         if value is None:
             return {CONSENT: None}
-        answer = check.yes_or_no(value, latest_intent(tracker), _confidence(tracker))
+        answer = check.yes_or_no(value, latest_intent(tracker), latest_confidence(tracker))
         if answer is None:
             send(dispatcher, message("callback.yes_or_no"), callback_custom(CONSENT))
         return {CONSENT: answer}

@@ -11,12 +11,8 @@ from typing import Any, Dict, List, Text
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import latest_intent, send
+from actions.common import latest_intent, latest_text, send
 from bot.frontdesk.answers import CLINIC_HOURS, CLINIC_TOPICS, CONTACT_HUMAN, clinic_reply
-
-
-def _latest_text(tracker: Tracker) -> str:
-    return str(tracker.latest_message.get("text") or "")
 
 
 class ActionClinicAnswer(Action):
@@ -31,7 +27,7 @@ class ActionClinicAnswer(Action):
         topic = latest_intent(tracker)
         if topic not in CLINIC_TOPICS:
             topic = CLINIC_HOURS
-        reply = clinic_reply(topic, _latest_text(tracker))
+        reply = clinic_reply(topic, latest_text(tracker))
         send(dispatcher, reply.text, reply.custom, reply.buttons, tracker)
         return []
 
@@ -45,6 +41,6 @@ class ActionContactHuman(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
-        reply = clinic_reply(CONTACT_HUMAN, _latest_text(tracker))
+        reply = clinic_reply(CONTACT_HUMAN, latest_text(tracker))
         send(dispatcher, reply.text, reply.custom, reply.buttons, tracker)
         return []

@@ -15,6 +15,14 @@ def latest_intent(tracker: Tracker) -> str:
     return str((tracker.latest_message.get("intent") or {}).get("name") or "")
 
 
+def latest_text(tracker: Tracker) -> str:
+    return str(tracker.latest_message.get("text") or "")
+
+
+def latest_confidence(tracker: Tracker) -> float:
+    return float((tracker.latest_message.get("intent") or {}).get("confidence") or 0.0)
+
+
 def ranked_intents(tracker: Tracker) -> List[Tuple[str, float]]:
     """The classifier's ranking without the fallback pseudo-intent, best first."""
     ranking = tracker.latest_message.get("intent_ranking") or []
