@@ -156,6 +156,7 @@ def follow_up_report(parser: Parser, path: Path = FOLLOW_UPS_PATH,
 
 def rasa_images(model: Path, holdout: Path, out: Path) -> None:
     """Rasa's own confusion matrix and confidence histogram for one held-out set."""
+    # Allowed read of os.environ (tests/unit/test_settings.py): the child process's environment.
     subprocess.run(
         [sys.executable, "-m", "rasa", "test", "nlu", "--model", str(model), "--nlu",
          str(holdout), "--out", str(out), "--quiet"],
