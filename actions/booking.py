@@ -243,6 +243,21 @@ class ValidateBookingForm(FormValidationAction):
         return ask_again
 
 
+class ActionAskBookingReason(Action):
+    """Ask for the reason, naming the emergency number from the settings."""
+
+    def name(self) -> Text:
+        return "action_ask_booking_reason"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
+        dispatcher.utter_message(
+            response="utter_ask_booking_reason", **get_settings().template_values()
+        )
+        return []
+
+
 class ActionAskBookingConsent(Action):
     """Ask for consent, naming the clinic and its privacy notice (from the settings)."""
 

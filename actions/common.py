@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.intents import FALLBACK_INTENT
+from bot.reply import CITATIONS, RESOURCES, TOPIC, Reply, to_message
 from bot.safety import safety_line
 
 
@@ -55,18 +56,35 @@ def send_safety_line_once(dispatcher: CollectingDispatcher, tracker: Tracker) ->
         dispatcher.utter_message(text=line)
 
 
-def send(
-    dispatcher: CollectingDispatcher,
-    text: str,
-    custom: Dict[str, Any],
-    buttons: Optional[List[Dict[str, str]]] = None,
-    tracker: Optional[Tracker] = None,
+def send_reply(
+    dispatcher: CollectingDispatcher, reply: Reply, tracker: Optional[Tracker] = None
 ) -> None:
-    """Send the text (with buttons), then the contract's ``custom`` object.
+    """Send ``reply`` as one bot message (its text and its ``custom`` object together).
 
     With ``tracker``, a message with weak signs of risk gets the safety line first.
     """
     if tracker is not None:
         send_safety_line_once(dispatcher, tracker)
-    dispatcher.utter_message(text=text, buttons=buttons or [])
-    dispatcher.utter_message(json_message=custom)
+    dispatcher.utter_message(**to_message(reply))
+
+
+def reply_of(
+    text: str, custom: Mapping[str, Any], buttons: Optional[List[Dict[str, str]]] = None
+) -> Reply:
+    """A one-paragraph reply: ``custom`` holds the contract's keys (``topic``, ``step``...)."""
+    details = {k: v for k, v in custom.items() if k not in (TOPIC, CITATIONS, RESOURCES)}
+    return Reply.of(
+        str(custom[TOPIC]), text, buttons=buttons,
+        citations=custom.get(CITATIONS) or (), resources=custom.get(RESOURCES) or (), **details,
+    )
+
+
+def send(
+    dispatcher: CollectingDispatcher,
+    text: str,
+    custom: Mapping[str, Any],
+    buttons: Optional[List[Dict[str, str]]] = None,
+    tracker: Optional[Tracker] = None,
+) -> None:
+    """Send a one-paragraph reply (:func:`reply_of`) as one bot message."""
+    send_reply(dispatcher, reply_of(text, custom, buttons), tracker)

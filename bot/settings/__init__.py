@@ -41,6 +41,9 @@ class CrisisResource:
     name: str
     phone: str
     when: str
+    role: str = ""
+    """``emergency`` or ``crisis`` for the lines short texts name ("call 911 or call or
+    text 988"); templates use them as ``{emergency_phone}`` and ``{crisis_phone}``."""
 
     def as_dict(self) -> Dict[str, str]:
         return {"name": self.name, "phone": self.phone, "when": self.when}
@@ -71,7 +74,14 @@ class Settings:
         values = {f"clinic_{key}": str(value) for key, value in self.clinic.items()}
         values["article_url"] = str(self.article["url"])
         values["article_title"] = str(self.article["title"])
+        values["emergency_phone"] = self.crisis_line("emergency").phone
+        values["crisis_phone"] = self.crisis_line("crisis").phone
         return values
+
+    def crisis_line(self, role: str) -> CrisisResource:
+        """The first crisis line with ``role`` (``emergency``, ``crisis``), else the first."""
+        return next((r for r in self.crisis_resources if r.role == role),
+                    self.crisis_resources[0])
 
 
 def _read_yaml(path: Path) -> Dict[str, Any]:
@@ -106,7 +116,8 @@ def load_settings(
             section, key = item.overrides
             sections[section][key] = value
     resources = [
-        CrisisResource(str(item["name"]), str(item["phone"]), str(item["when"]))
+        CrisisResource(str(item["name"]), str(item["phone"]), str(item["when"]),
+                       str(item.get("role") or ""))
         for item in data.get("crisis_resources") or []
     ]
     if not resources:

@@ -1,4 +1,5 @@
-"""The demo web server: the widget's files, a demo clinic page and ``POST /feedback``.
+"""The demo web server: the widget's files, a demo clinic page, ``POST /feedback`` and
+``GET /widget/settings`` (the crisis lines the widget names, from config/clinic.yml).
 
 Run with ``python -m bot.web`` (``make run`` starts it). It binds to loopback; a clinic
 puts its own web server or proxy in front, or copies ``static/clinic-chat.js`` and
@@ -38,6 +39,8 @@ DEFAULT_RASA_URL = "http://127.0.0.1:5005"
 DEMO_SERVER_ATTRIBUTE = f'data-server="{DEFAULT_RASA_URL}"'
 MAX_BODY_BYTES = 64 * 1024
 INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.DOTALL)
+# {{emergency_phone}}-style placeholders in the demo page, filled from the settings.
+PAGE_VALUE = re.compile(r"\{\{(\w+)\}\}")
 
 RASA_URL_KEY = web.AppKey("rasa_url", str)
 DATABASE_URL_KEY = web.AppKey("database_url", str)
@@ -64,6 +67,9 @@ def render_demo_page(rasa_url: str) -> tuple[str, str]:
     """
     page = DEMO_PAGE.read_text(encoding="utf-8")
     page = page.replace(DEMO_SERVER_ATTRIBUTE, f'data-server="{html.escape(rasa_url)}"')
+    values = get_settings().template_values()
+    page = PAGE_VALUE.sub(
+        lambda found: html.escape(values.get(found.group(1), found.group(0))), page)
     hashes = " ".join(
         "'sha256-"
         + base64.b64encode(hashlib.sha256(body.encode("utf-8")).digest()).decode()
@@ -108,6 +114,23 @@ async def demo_page(request: web.Request) -> web.Response:
         content_type="text/html",
         headers={"Content-Security-Policy": policy, "Cache-Control": "no-cache"},
     )
+
+
+def widget_settings() -> dict[str, object]:
+    """What the widget needs from the clinic's settings: its crisis lines."""
+    settings = get_settings()
+    values = settings.template_values()
+    return {
+        "crisis_resources": [r.as_dict() for r in settings.crisis_resources],
+        "emergency_phone": values["emergency_phone"],
+        "crisis_phone": values["crisis_phone"],
+    }
+
+
+async def get_widget_settings(request: web.Request) -> web.Response:
+    """``GET /widget/settings``: readable from the clinic's pages on other sites too."""
+    headers = {**_cors_headers(request), "Cache-Control": "max-age=300"}
+    return web.json_response(widget_settings(), headers=headers)
 
 
 async def health(request: web.Request) -> web.Response:
@@ -193,6 +216,7 @@ def create_app(
     # the file itself is served only through the page handler, with its policy (never bare)
     app.router.add_get("/static/demo.html", demo_page)
     app.router.add_get("/health", health)
+    app.router.add_get("/widget/settings", get_widget_settings)
     app.router.add_post("/feedback", post_feedback)
     app.router.add_route("OPTIONS", "/feedback", feedback_options)
     app.router.add_static("/static/", STATIC_DIR, show_index=False, follow_symlinks=False)
