@@ -144,17 +144,17 @@ def main(url: Optional[str] = None) -> int:
         signal.signal(sig, lambda *_: stop.set())
     import os
 
-    from bot.booking.store import ensure_schema
+    from bot.booking.store import require_schema
 
     if os.environ.get("NOTIFY_HEALTH_PORT"):
         serve_health(os.environ.get("NOTIFY_HEALTH_HOST", "127.0.0.1"),
                      int(os.environ["NOTIFY_HEALTH_PORT"]))
     while not stop.is_set():
         try:
-            ensure_schema(url)
+            require_schema(url)
             break
         except BookingStoreError:
-            logger.error("notification worker: database unavailable; retrying in 5 s")
+            logger.error("notification worker: database unavailable or not migrated; retrying in 5 s")
             time.sleep(5)
     run_forever(NotifyConfig.from_env(), url, stop)
     return 0
