@@ -48,6 +48,7 @@ def _worker(env: Dict[str, str], log: Path) -> subprocess.Popen:
 def outage(args: argparse.Namespace) -> Dict[str, object]:
     tmp = Path(tempfile.mkdtemp(prefix="notify-drill-"))
     url = f"sqlite:///{tmp / 'clinic.db'}"
+    migrate(url)
     smtp = SmtpServer(tmp)
     smtp.handler.delay = args.smtp_delay
     env = {**os.environ, **smtp.env(), "DATABASE_URL": url, "PYTHONPATH": str(PROJECT),

@@ -94,6 +94,9 @@ def _url(url: Optional[str]) -> str:
     return url or get_settings().database_url
 
 
+TABLES = (BookingRequestRow.__tablename__, outbox.OutboxRow.__tablename__)
+
+
 def require_schema(url: Optional[str] = None) -> None:
     """Check that the migrations made the booking and outbox tables (this store never does).
 
@@ -103,9 +106,6 @@ def require_schema(url: Optional[str] = None) -> None:
     except SchemaNotReady as error:
         logger.error("booking store: %s", error)
         raise BookingStoreError(str(error)) from None
-
-
-TABLES = (BookingRequestRow.__tablename__, outbox.OutboxRow.__tablename__)
 
 
 def notification_channels(request: BookingRequest) -> List[str]:

@@ -28,6 +28,7 @@ TOPICS_FILE = KNOWLEDGE_DIR / "topics.yml"
 ARTICLE_FILE = KNOWLEDGE_DIR / "source" / "gut-brain-axis-article.txt"
 TOPIC_ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]{1,47}$")
 CACHE_SECONDS = 30.0
+TABLES = (KnowledgeTopicRow.__tablename__, KnowledgeQuoteRow.__tablename__)
 
 
 @dataclass(frozen=True)
@@ -114,7 +115,7 @@ def sync_topics(topics: Sequence[Topic], url: Optional[str] = None) -> int:
     """Make the database hold exactly ``topics``; returns how many were written.
 
     The tables are the migrations' (``bot.schema.SchemaNotReady`` when they are missing)."""
-    require(url, (KnowledgeTopicRow.__tablename__, KnowledgeQuoteRow.__tablename__))
+    require(url, TABLES)
     now = datetime.now(timezone.utc)
     with session_scope(url) as session:
         session.execute(delete(KnowledgeQuoteRow))

@@ -33,6 +33,7 @@ MAX_TOPIC_CHARS = FEEDBACK_TOPIC_CHARS
 MAX_MESSAGE_CHARS = 20_000
 MAX_MESSAGE_INDEX = 1_000_000
 TOPIC_PATTERN = re.compile(r"^[a-z0-9_]+$")
+TABLES = (FeedbackRow.__tablename__,)
 
 
 class InvalidFeedback(ValueError):
@@ -138,7 +139,7 @@ def vote_is_for_a_real_answer(feedback: Feedback, tracker_url: str) -> bool:
 
 def require_schema(url: str | None = None) -> None:
     """``bot.schema.SchemaNotReady`` (run the migrations) when the feedback table is missing."""
-    require(url, (FeedbackRow.__tablename__,))
+    require(url, TABLES)
 
 
 def store_feedback(feedback: Feedback, url: str | None = None) -> int:
