@@ -45,6 +45,7 @@ with tempfile.TemporaryDirectory() as tmp:
     config = serve.StackConfig(model=Path("models/current.tar.gz"), rasa_port=serve.free_port(),
                                action_port=serve.free_port(), run_dir=Path(tmp) / "run",
                                log_dir=Path(tmp) / "log", extra_env=env)
+    serve.prepare_database(env)  # the migrations make the tables (serve.start repeats it: a no-op)
     store.sync_topics(store.load_topics_file(), env["DATABASE_URL"])
     began = time.monotonic()
     pids = serve.start(config)

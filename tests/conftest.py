@@ -29,12 +29,14 @@ def kb_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A SQLite knowledge database loaded from the real topics.yml, used as DATABASE_URL."""
     from bot import db
     from bot.knowledge import store
+    from bot.migrations import migrate
     from bot.settings import get_settings
 
     url = f"sqlite:///{tmp_path / 'kb.db'}"
     monkeypatch.setenv("DATABASE_URL", url)
     get_settings.cache_clear()
     db.get_engine.cache_clear()
+    migrate(url)
     store.sync_topics(store.load_topics_file())
     yield url
     store._cache.clear()

@@ -181,6 +181,7 @@ def latency_report(model: Path, rates: List[float], seconds: float) -> Dict[str,
     from bot.deploy import serve
     from bot.evaluation.load import sweep, warm_up
     from bot.knowledge import store
+    from bot.migrations import migrate
 
     with tempfile.TemporaryDirectory() as tmp:
         config = serve.StackConfig(
@@ -190,6 +191,7 @@ def latency_report(model: Path, rates: List[float], seconds: float) -> Dict[str,
                        "DATABASE_URL": f"sqlite:///{tmp}/clinic.db",
                        "RATE_LIMIT_ADDRESS_LIMIT": "0"},
         )
+        migrate(config.extra_env["DATABASE_URL"])
         store.sync_topics(store.load_topics_file(), config.extra_env["DATABASE_URL"])
         began = time.monotonic()
         pids = serve.start(config)

@@ -142,7 +142,7 @@ def main(url: Optional[str] = None) -> int:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    from bot.booking.store import ensure_schema
+    from bot.booking.store import require_schema
     from bot.settings import get_settings
 
     env = get_settings().env
@@ -150,10 +150,10 @@ def main(url: Optional[str] = None) -> int:
         serve_health(env.notify_health_host, env.notify_health_port)
     while not stop.is_set():
         try:
-            ensure_schema(url)
+            require_schema(url)
             break
         except BookingStoreError:
-            logger.error("notification worker: database unavailable; retrying in 5 s")
+            logger.error("notification worker: database unavailable or not migrated; retrying in 5 s")
             time.sleep(5)
     run_forever(NotifyConfig.from_env(), url, stop)
     return 0

@@ -23,7 +23,6 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from bot.booking.store import BookingRequestRow, hash_conversation
-from bot.booking.store import ensure_schema as ensure_booking_schema
 from bot.db import get_engine
 from bot.privacy import audit
 from bot.privacy.stores import EVENTS, FEEDBACK_TABLE, has_table, tracker_connection, tracker_url
@@ -82,8 +81,7 @@ def erase(
     clinic_url = database_url or get_settings().database_url
     events_url = tracker_database_url or tracker_url()
     try:
-        ensure_booking_schema(clinic_url)
-        audit.ensure_schema(clinic_url)
+        audit.require_schema(clinic_url, ErasureError)
         with Session(get_engine(clinic_url), future=True) as clinic:
             references = tuple(
                 clinic.execute(
@@ -154,7 +152,7 @@ def erase_booking(
     """
     clinic_url = database_url or get_settings().database_url
     try:
-        ensure_booking_schema(clinic_url)
+        audit.require_schema(clinic_url, ErasureError)
         with Session(get_engine(clinic_url), future=True) as session:
             conversation_hash = session.execute(
                 select(BookingRequestRow.conversation_hash).where(

@@ -24,7 +24,6 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from bot.booking.store import BookingRequestRow
-from bot.booking.store import ensure_schema as ensure_booking_schema
 from bot.db import get_engine
 from bot.privacy import DEFAULT_RETENTION_DAYS, audit
 from bot.privacy.stores import EVENTS, FEEDBACK_TABLE, has_table, tracker_connection, tracker_url
@@ -85,8 +84,7 @@ def run_retention(
     clinic_url = database_url or get_settings().database_url
     events_url = tracker_database_url or tracker_url()
     try:
-        ensure_booking_schema(clinic_url)
-        audit.ensure_schema(clinic_url)
+        audit.require_schema(clinic_url, RetentionError)
         with Session(get_engine(clinic_url), future=True) as clinic:
             bookings = int(clinic.execute(
                 delete(BookingRequestRow).where(

@@ -16,13 +16,13 @@ from bot.db import session_scope
 from bot.staff import users
 from bot.staff.project import Project
 from bot.staff.store import audit
-from bot.staff.store import ensure_schema as ensure_staff_schema
+from bot.staff.store import require_schema as require_staff_schema
 
 PERMISSION = "bookings"
 
 
 def _audit(project: Project, user: users.User, action: str, target: str, **details: object) -> None:
-    ensure_staff_schema(project.database_url)
+    require_staff_schema(project.database_url)
     with session_scope(project.database_url) as session:
         audit(session, user.username, action, target, **details)
 
@@ -99,7 +99,7 @@ def notification_counts(project: Project) -> dict:
     from bot.notify import outbox
 
     try:
-        store.ensure_schema(project.database_url)
+        store.require_schema(project.database_url)
         return outbox.counts(project.database_url)
     except Exception:  # noqa: BLE001 - the page still shows the requests
         return {}

@@ -26,7 +26,7 @@ from bot.intents import BOOK_APPOINTMENT, BOOKING_TOPIC, FALLBACK_INTENT, OUT_OF
 from bot.staff import grouping, inbox_index, masking
 from bot.staff.project import (DEFAULT_GROUP_SIMILARITY, DEFAULT_INBOX_THRESHOLD,
                                DEFAULT_MEANING_SIMILARITY, Project, staff_setting)
-from bot.staff.store import LabelRow, ensure_schema
+from bot.staff.store import LabelRow, require_schema
 from bot.staff.users import User, require
 
 logger = logging.getLogger(__name__)
@@ -255,7 +255,7 @@ def _thumbs_down(project: Project) -> Set[int]:
 
 
 def _labels(project: Project) -> Tuple[Dict[int, str], Dict[str, Tuple[str, datetime]]]:
-    ensure_schema(project.database_url)
+    require_schema(project.database_url)
     with session_scope(project.database_url) as session:
         rows = session.execute(select(LabelRow.event_id, LabelRow.text_key, LabelRow.intent,
                                       LabelRow.created_at)).all()
@@ -375,7 +375,7 @@ def inbox_page(project: Project, user: Optional[User], filters: Optional[InboxFi
     filters = filters or InboxFilter()
     limit = threshold if threshold is not None else staff_setting("inbox_threshold",
                                                                   DEFAULT_INBOX_THRESHOLD)
-    ensure_schema(project.database_url)
+    require_schema(project.database_url)
     inbox_index.refresh(project, _reviewable, text_key, encode_below=limit)
     down = _thumbs_down(project)
     by_event, by_text = _labels(project)

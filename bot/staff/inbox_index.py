@@ -24,40 +24,16 @@ from dataclasses import dataclass
 from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 import numpy as np
-from sqlalchemy import (Column, Float, Index, Integer, LargeBinary, String, Text, bindparam,
-                        delete, func, inspect, select, update)
+from sqlalchemy import Index, bindparam, delete, func, inspect, select, update
 from sqlalchemy.engine import Engine
 
-from bot.db import Base, get_engine, session_scope
+from bot.db import get_engine, session_scope
+from bot.schema import InboxItemRow, InboxStateRow
 
 logger = logging.getLogger(__name__)
 
 CHUNK = 2000
 VECTOR_DTYPE = np.float16
-
-
-class InboxItemRow(Base):  # type: ignore[valid-type,misc]
-    __tablename__ = "staff_inbox_items"
-
-    event_id = Column(Integer, primary_key=True, autoincrement=False)
-    sender_hash = Column(String(64), nullable=False, index=True)
-    at = Column(Float, nullable=False, index=True)
-    text = Column(Text, nullable=False)
-    text_key = Column(String(300), nullable=False)
-    intent = Column(String(128), nullable=False, index=True)
-    topic = Column(String(128), nullable=False, index=True)
-    confidence = Column(Float, nullable=False, index=True)
-    clarified = Column(Integer, nullable=False, default=0)  # the assistant asked "did you mean"
-    vector = Column(LargeBinary, nullable=True)
-
-    __table_args__ = (Index("ix_staff_inbox_items_intent_at", "intent", "at"),)
-
-
-class InboxStateRow(Base):  # type: ignore[valid-type,misc]
-    __tablename__ = "staff_inbox_state"
-
-    name = Column(String(32), primary_key=True)
-    value = Column(Integer, nullable=False, default=0)
 
 
 def sender_hash(sender_id: str) -> str:

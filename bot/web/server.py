@@ -22,8 +22,8 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from bot import db
 from bot.channels.guard import RateLimiter, limiter_from_env
+from bot.schema import SchemaNotReady
 from bot.settings import get_settings
 from bot.web import allowed_origins, demo_origins, feedback
 from bot.web.hardening import add_security_headers, run
@@ -47,7 +47,6 @@ DATABASE_URL_KEY = web.AppKey("database_url", str)
 TRACKER_URL_KEY = web.AppKey("tracker_url", str)
 ORIGINS_KEY = web.AppKey("allowed_origins", frozenset)
 LIMITER_KEY = web.AppKey("limiter", RateLimiter)
-SCHEMA_READY_KEY = web.AppKey("schema_ready", bool)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -171,9 +170,6 @@ async def post_feedback(request: web.Request) -> web.Response:
     if not real:
         return _error(request, 404, "That answer is not part of this conversation.")
     try:
-        if not request.app[SCHEMA_READY_KEY]:
-            await loop.run_in_executor(None, db.create_schema, request.app[DATABASE_URL_KEY])
-            request.app[SCHEMA_READY_KEY] = True
         row_id = await loop.run_in_executor(
             None, partial(feedback.store_feedback, vote, request.app[DATABASE_URL_KEY])
         )
@@ -185,13 +181,14 @@ async def post_feedback(request: web.Request) -> web.Response:
     )
 
 
-async def _prepare_schema(app: web.Application) -> None:
+async def _check_schema(app: web.Application) -> None:
     try:
         await asyncio.get_running_loop().run_in_executor(
-            None, db.create_schema, app[DATABASE_URL_KEY]
+            None, feedback.require_schema, app[DATABASE_URL_KEY]
         )
-        app[SCHEMA_READY_KEY] = True
-    except Exception as error:  # retried on the first feedback
+    except SchemaNotReady as error:  # the migrations create it; checked again on each vote
+        logger.error("feedback table not ready: %s", error)
+    except Exception as error:  # the database is down: checked again on each vote
         logger.error("feedback table not ready: %s", type(error).__name__)
 
 
@@ -210,7 +207,6 @@ def create_app(
     app[TRACKER_URL_KEY] = tracker_url or get_settings().env.tracker_url()
     app[ORIGINS_KEY] = frozenset(allowed_origins)
     app[LIMITER_KEY] = limiter_from_env("RATE_LIMIT_FEEDBACK")
-    app[SCHEMA_READY_KEY] = False
     app.router.add_get("/", demo_page)
     app.router.add_get("/demo.html", demo_page)
     # the file itself is served only through the page handler, with its policy (never bare)
@@ -220,7 +216,7 @@ def create_app(
     app.router.add_post("/feedback", post_feedback)
     app.router.add_route("OPTIONS", "/feedback", feedback_options)
     app.router.add_static("/static/", STATIC_DIR, show_index=False, follow_symlinks=False)
-    app.on_startup.append(_prepare_schema)  # type: ignore[arg-type]  # aiohttp 3.9 stub
+    app.on_startup.append(_check_schema)  # type: ignore[arg-type]  # aiohttp 3.9 stub
     return app
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
@@ -17,6 +18,8 @@ from bot.deploy import prod
 from bot.migrations import MIGRATIONS, Migration, MigrationError, applied_versions, migrate
 
 POSTGRES = "postgresql://postgres@127.0.0.1:5432"
+# Tests running side by side on one PostgreSQL server give their databases their own prefix.
+DATABASE_PREFIX = os.environ.get("MIGRATION_TEST_DATABASE_PREFIX", "clinic_migrate")
 
 
 @pytest.fixture
@@ -25,7 +28,7 @@ def database() -> Iterator[str]:
         socket.create_connection(("127.0.0.1", 5432), timeout=2).close()
     except OSError:
         pytest.skip("needs PostgreSQL on 127.0.0.1:5432")
-    url = f"{POSTGRES}/clinic_migrate_{uuid.uuid4().hex[:8]}"
+    url = f"{POSTGRES}/{DATABASE_PREFIX}_{uuid.uuid4().hex[:8]}"
     assert prod.ensure_database(url) is True
     assert prod.ensure_database(url) is False
     try:

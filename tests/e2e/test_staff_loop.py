@@ -31,6 +31,7 @@ import requests
 
 from bot.deploy import serve
 from bot.knowledge.store import KnowledgeTopicRow, load_topics_file, sync_topics
+from bot.migrations import migrate
 from bot.db import session_scope
 from bot.settings import PROJECT_ROOT
 from bot.staff import changes, checks, deploy, inbox, users
@@ -117,6 +118,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tuple[Project, A
     project = Project(root=root, database_url=config.extra_env["DATABASE_URL"],
                       tracker_url=config.extra_env["TRACKER_DB_URL"],
                       rasa_url=f"http://127.0.0.1:{config.rasa_port}", api_token=token)
+    migrate(project.database_url)  # serve.start migrates too: a no-op then
     sync_topics(load_topics_file(project.topics_file, project.article_file), project.database_url)
     carol = users.add_user(project.database_url, None, "carol", users.CLINICIAN, PASSWORDS["carol"])
     users.add_user(project.database_url, carol, "sam", users.STAFF, PASSWORDS["sam"])

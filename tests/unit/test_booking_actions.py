@@ -22,6 +22,7 @@ from actions.booking import (
 )
 from bot import db
 from bot.booking import PERSONAL_SLOTS, store
+from bot.migrations import migrate
 from bot.reply import LAYOUT_KEYS
 from bot.settings import PROJECT_ROOT, get_settings
 
@@ -45,6 +46,7 @@ def booking_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]
     monkeypatch.setenv("DATABASE_URL", url)
     get_settings.cache_clear()
     db.get_engine.cache_clear()
+    migrate(url)
     yield url
     db.get_engine.cache_clear()
     get_settings.cache_clear()

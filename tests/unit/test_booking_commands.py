@@ -17,6 +17,7 @@ from bot import db
 from bot.booking.commands import spreadsheet_safe
 from bot.booking.store import BookingRequest, list_bookings, save_booking
 from bot.cli import main
+from bot.migrations import migrate
 from bot.settings import PROJECT_ROOT, get_settings
 
 
@@ -26,6 +27,7 @@ def booking_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]
     monkeypatch.setenv("DATABASE_URL", url)
     get_settings.cache_clear()
     db.get_engine.cache_clear()
+    migrate(url)
     from bot.staff import users
 
     users.add_user(url, None, "desk", users.STAFF, "front-desk-password")

@@ -20,6 +20,7 @@ from sqlalchemy import insert, select
 from bot.db import get_engine, session_scope
 from bot.evaluation.holdout import read_nlu_examples
 from bot.knowledge.store import KnowledgeTopicRow, load_topics_file, sync_topics
+from bot.migrations import migrate
 from bot.staff import changes, checks, deploy, inbox, training_data, users
 from bot.staff.evaluate import Evaluation
 from bot.staff.project import Project, sandbox_copy
@@ -37,6 +38,7 @@ def project(tmp_path: Path) -> Project:
     inbox.EVENTS.metadata.create_all(get_engine(tracker_url))
     project = Project(root=root, database_url=f"sqlite:///{tmp_path / 'clinic.db'}",
                       tracker_url=tracker_url, rasa_url="http://127.0.0.1:9", api_token="token")
+    migrate(project.database_url)
     sync_topics(load_topics_file(project.topics_file, project.article_file), project.database_url)
     return project
 
@@ -266,6 +268,7 @@ def test_rejected_changes_are_never_applied(project: Project) -> None:
 
 def test_passwords_are_salted_hashes_and_roles_are_enforced(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'users.db'}"
+    migrate(url)
     first = users.add_user(url, None, "carol", users.CLINICIAN, "a long passphrase")
     with pytest.raises(users.PermissionDenied):
         users.add_user(url, None, "mallory", users.CLINICIAN, "another passphrase")
