@@ -76,7 +76,7 @@ conversation: $(MODEL)
 	$(RUN) $(PY) -m rasa test core --model $(MODEL) --stories tests/conversations \
 	  --fail-on-prediction-errors --out var/results/core
 
-test: $(MODEL) kb
+test: $(MODEL) kb haproxy
 	$(VENV)/bin/ruff check bot actions tests
 	$(VENV)/bin/mypy bot actions
 	$(RUN) $(PY) -m rasa data validate --quiet
