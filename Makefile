@@ -73,7 +73,7 @@ stop:
 	@$(RUN) $(PY) -m bot deploy stop
 
 shell: $(MODEL) kb
-	$(RUN) $(PY) -m rasa shell --model $(MODEL) --endpoints var/run/endpoints.yml
+	$(RUN) $(PY) -m bot.run rasa shell --model $(MODEL) --endpoints var/run/endpoints.yml
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check bot actions tests

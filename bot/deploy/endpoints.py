@@ -1,7 +1,7 @@
 """Write Rasa's ``endpoints.yml`` from the environment.
 
 Defaults are the embedded set-up: SQLite tracker store under var/ (the project's strict
-SQL tracker store, ``bot/rasa_components/tracker_store.py``), in-memory lock store,
+SQL tracker store, ``bot/runtime/tracker_store.py``), in-memory lock store,
 the local action server. ``TRACKER_DB_URL`` (an SQLAlchemy URL) selects another tracker
 database, ``REDIS_URL`` the Redis lock store. Passwords stay in the environment: the file
 refers to them as ``${VAR}`` and Rasa substitutes them when it reads the file.
@@ -22,8 +22,8 @@ __all__ = ["DEFAULT_TRACKER_URL", "VAR_DIR", "endpoints", "write_endpoints"]
 
 
 # Rasa's SQL tracker store, failing loudly instead of falling back to memory, masking
-# booking details once stored and honouring "delete my data" (bot/rasa_components).
-TRACKER_STORE_TYPE = "bot.rasa_components.tracker_store.StrictSQLTrackerStore"
+# booking details once stored and honouring "delete my data" (bot/runtime).
+TRACKER_STORE_TYPE = "bot.runtime.tracker_store.StrictSQLTrackerStore"
 
 
 def tracker_store_config(url: str) -> Dict[str, Any]:

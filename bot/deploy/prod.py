@@ -4,7 +4,7 @@
 
 * PostgreSQL databases ``clinic`` (knowledge base, bookings, staff data, feedback; migrated by
   ``bot.migrations``) and ``clinic_tracker`` (Rasa's SQL tracker store), created if missing;
-* Redis as the lock store, with ``bot.deploy.locks.AtomicRedisLockStore`` (rasa#11256);
+* Redis as the lock store, with ``bot.runtime.locks.AtomicRedisLockStore`` (rasa#11256);
 * N action servers and N Rasa servers (default 2 + 2), each a process of its own;
 * HAProxy: the public frontend hashes the REST webhook's JSON ``sender`` onto a Rasa server
   (one conversation, one replica) with a health check on ``/webhooks/rest/``; a second
@@ -57,12 +57,12 @@ FALLBACK_MODEL = serve.VAR_DIR / "models-ws" / "ws.tar.gz"
 PROD_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/clinic"
 PROD_TRACKER_DB_URL = "postgresql://postgres@127.0.0.1:5432/clinic_tracker"
 PROD_REDIS_URL = "redis://127.0.0.1:6379/0"
-ATOMIC_LOCK_STORE = "bot.deploy.locks.AtomicRedisLockStore"
+ATOMIC_LOCK_STORE = "bot.runtime.locks.AtomicRedisLockStore"
 DATABASE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
 # Longer than the REST channel's turn limit (credentials.yml, 10 s), so no live turn loses its
 # ticket. A killed replica's ticket is dropped after its heartbeat lapses (5 s,
-# bot/deploy/locks.py); this lifetime is the bound should the heartbeat check itself fail.
+# bot/runtime/locks.py); this lifetime is the bound should the heartbeat check itself fail.
 DEFAULT_TICKET_LIFETIME = 15
 
 
@@ -94,7 +94,7 @@ class ProdConfig:
     redis_url: str = PROD_REDIS_URL
     lock_key_prefix: str = "clinic"
     lock_store: str = ATOMIC_LOCK_STORE
-    """``redis`` selects Rasa's own RedisLockStore (racy across replicas, see bot.deploy.locks)."""
+    """``redis`` selects Rasa's own RedisLockStore (racy across replicas, see bot.runtime.locks)."""
     ticket_lifetime: int = DEFAULT_TICKET_LIFETIME
     rasa_maxconn: int = 64
     run_dir: Path = PROD_RUN_DIR

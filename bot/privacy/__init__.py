@@ -8,7 +8,7 @@
 - ``commands``: ``python -m bot privacy retention|erase|audit``.
 
 Nothing here knows about Rasa's classes; the tracker store
-(``bot/rasa_components/tracker_store.py``) and ``actions/privacy.py`` use these functions.
+(``bot/runtime/tracker_store.py``) and ``actions/privacy.py`` use these functions.
 """
 
 # The reply contract's topic id for "delete my data" (a routing topic, see README).

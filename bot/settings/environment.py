@@ -205,7 +205,7 @@ class Environment:
     prod_bind: str = var("PROD_BIND", "127.0.0.1", "the address HAProxy binds")
     prod_lock_store: Optional[str] = var(
         "PROD_LOCK_STORE", None, "the lock store class",
-        shown_default="`bot.deploy.locks.AtomicRedisLockStore`")
+        shown_default="`bot.runtime.locks.AtomicRedisLockStore`")
     prod_run_dir: Optional[Path] = var(
         "PROD_RUN_DIR", None, "pid and generated files", shown_default="`var/run/prod`")
     prod_log_dir: Optional[Path] = var(

@@ -105,13 +105,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tuple[Project, A
     root = sandbox_copy(tmp / "project")
     model = base_model(root)
     token = secrets.token_urlsafe(24)
-    # the project's credentials plus the hook that loads models off the event loop
-    credentials = tmp / "credentials.yml"
-    credentials.write_text((PROJECT_ROOT / "credentials.yml").read_text(encoding="utf-8")
-                           + "\nbot.staff.hotswap.ModelSwapHook: {}\n", encoding="utf-8")
+    # the project's credentials; the server loads models off the event loop (bot.runtime)
     config = serve.StackConfig(
         model=model, rasa_port=serve.free_port(), action_port=serve.free_port(),
-        run_dir=tmp / "run", log_dir=tmp / "log", credentials=credentials,
+        run_dir=tmp / "run", log_dir=tmp / "log",
         extra_env={"TRACKER_DB_URL": f"sqlite:///{tmp / 'tracker.db'}",
                    "DATABASE_URL": f"sqlite:///{tmp / 'clinic.db'}", "RASA_API_TOKEN": token},
     )

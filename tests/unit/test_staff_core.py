@@ -11,7 +11,7 @@ import json
 import tarfile
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional
 
 import pytest
 import yaml
@@ -359,43 +359,6 @@ def test_the_no_regression_crisis_rule_never_lets_a_crisis_message_be_lost() -> 
     assert relaxed.ok and "Tell the developers" in relaxed.message
     assert not checks.crisis_check(live, lost, strict=False).ok  # a different message is missed
     assert not checks.crisis_check(None, same, strict=False).ok  # nothing to compare: 100% needed
-
-
-def test_the_swap_hook_loads_models_in_a_worker_thread(monkeypatch: pytest.MonkeyPatch) -> None:
-    import asyncio
-    import threading
-
-    import rasa.core.agent as rasa_agent
-
-    from bot.staff import hotswap
-
-    seen: Dict[str, Any] = {}
-
-    async def slow_original(**kwargs: Any) -> str:
-        seen["thread"] = threading.current_thread() is not threading.main_thread()
-        time.sleep(0.3)  # a blocking load, as TensorFlow's is
-        return "agent"
-
-    monkeypatch.setattr(rasa_agent, "load_agent", slow_original)
-    assert hotswap.install() and not hotswap.install()
-
-    async def main() -> Tuple[Any, int]:
-        ticks = 0
-
-        async def ticker() -> None:
-            nonlocal ticks
-            while True:
-                ticks += 1
-                await asyncio.sleep(0.01)
-
-        task = asyncio.ensure_future(ticker())
-        agent = await rasa_agent.load_agent(model_path="m.tar.gz", endpoints=None)
-        task.cancel()
-        return agent, ticks
-
-    agent, ticks = asyncio.run(main())
-    assert agent == "agent" and seen["thread"]
-    assert ticks >= 10  # the event loop kept running during the load
 
 
 def test_rollback_puts_the_earlier_model_file_back_and_records_it(project: Project,

@@ -18,8 +18,9 @@ Three more changes:
   waiting out the ticket's lifetime (``TICKET_LOCK_LIFETIME``) and timing out.
 * Each lock key expires with its last ticket, so nothing is left in Redis for good.
 
-Selected in ``endpoints.yml`` as ``lock_store: {type: bot.deploy.locks.AtomicRedisLockStore}``
-with the same keys as Rasa's ``redis`` type.
+Selected in ``endpoints.yml`` as ``lock_store: {type: bot.runtime.locks.AtomicRedisLockStore}``
+with the same keys as Rasa's ``redis`` type (Rasa's own way to use a custom lock store, so
+``bot.runtime.install`` has nothing to install for it).
 """
 
 from __future__ import annotations
