@@ -19,6 +19,8 @@ FIX_PENDING = "booking_fix_pending"
 REFERENCE = "booking_reference"
 
 # Every slot that holds something the person told us (cleared after submit or cancel).
+# Narrower sets: bot.privacy.masking.MASKED_SLOTS (nulled in a stored conversation) and
+# bot.staff.inbox.IDENTITY_SLOTS (values masked before staff read a conversation).
 PERSONAL_SLOTS = FORM_SLOTS + (CONTACT_KIND, TIMES_NORMALISED, FIX_PENDING)
 
 FORM = "booking_form"
