@@ -26,9 +26,8 @@ PERSONAL_SLOTS = FORM_SLOTS + (CONTACT_KIND, TIMES_NORMALISED, FIX_PENDING)
 FORM = "booking_form"
 TOPIC = "booking"
 
-# Values of the reply contract's ``step`` besides the slot being asked.
-STEP_CONFIRM = "confirm"
-STEP_FIX = "fix"
+# Values of the reply contract's ``step`` besides the slot being asked (the read-back's
+# ``confirm`` and ``fix`` are in its responses in domain.yml).
 STEP_SUBMITTED = "submitted"
 STEP_CANCELLED = "cancelled"
 STEP_ERROR = "error"

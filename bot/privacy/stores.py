@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from typing import Iterator, Mapping, Optional
 
 from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, inspect
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
 from sqlalchemy.engine.url import make_url
 from sqlalchemy.orm import Session
 
@@ -48,10 +48,6 @@ def tracker_url(environ: Optional[Mapping[str, str]] = None) -> str:
     if password and not parsed.password and parsed.get_backend_name() != "sqlite":
         return parsed.set(password=password).render_as_string(hide_password=False)
     return url
-
-
-def tracker_engine(url: Optional[str] = None) -> Engine:
-    return get_engine(url or tracker_url())
 
 
 def has_table(connection: Connection, name: str) -> bool:

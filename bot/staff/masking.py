@@ -67,10 +67,6 @@ def mask(text: str, known_values: Iterable[str] = ()) -> str:
     return re.sub(r"(?:\[name\]\s+){1,}\[name\]", NAME_MASK, text)
 
 
-def is_masked(text: str) -> bool:
-    return any(token in text for token in TRAINING_STAND_INS)
-
-
 def for_training(masked_text: str) -> str:
     """A masked message as a training example: the masks become harmless stand-ins."""
     for token, stand_in in TRAINING_STAND_INS.items():
