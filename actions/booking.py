@@ -12,20 +12,20 @@ import logging
 import re
 from typing import Any, Callable, Dict, List, Optional, Text
 
-from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.common import (
     CANCEL_INTENT,
+    SafetyFirstFormValidation,
     SlotValues,
     Validator,
     latest_confidence,
     latest_intent,
     latest_text,
     send,
-    send_safety_line_once,
     taken_as_name,
     validates,
 )
@@ -94,18 +94,11 @@ def _refuse(dispatcher: CollectingDispatcher, slot: str, error: Optional[str]) -
     return {slot: None}
 
 
-class ValidateBookingForm(FormValidationAction):
+class ValidateBookingForm(SafetyFirstFormValidation):
     """Check each answer, accept "actually my email is ..." at any step, handle the read-back."""
 
     def name(self) -> Text:
         return "validate_booking_form"
-
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> List[Dict[Text, Any]]:
-        """Validate as usual, after one safety line if the answer showed weak signs of risk."""
-        send_safety_line_once(dispatcher, tracker)
-        return await super().run(dispatcher, tracker, domain)
 
     async def required_slots(
         self,

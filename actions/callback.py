@@ -10,18 +10,18 @@ import asyncio
 import logging
 from typing import Any, Dict, List, Optional, Text
 
-from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActiveLoop, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.common import (
     NEVER_AN_ANSWER,
+    SafetyFirstFormValidation,
     latest_confidence,
     latest_intent,
     latest_text,
     send,
-    send_safety_line_once,
     taken_as_name,
     validates,
 )
@@ -54,15 +54,9 @@ def clear_slots() -> List[EventType]:
     return [SlotSet(slot, None) for slot in SLOTS]
 
 
-class ValidateCallbackForm(FormValidationAction):
+class ValidateCallbackForm(SafetyFirstFormValidation):
     def name(self) -> Text:
         return "validate_callback_form"
-
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> List[Dict[Text, Any]]:
-        send_safety_line_once(dispatcher, tracker)
-        return await super().run(dispatcher, tracker, domain)
 
     async def extract_callback_name(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

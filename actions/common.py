@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import functools
+from abc import ABC, abstractmethod
 from typing import Any, Callable, Dict, List, Optional, Text, Tuple
 
-from rasa_sdk import Tracker
+from rasa_sdk import FormValidationAction, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -120,3 +121,21 @@ def taken_as_name(tracker: Tracker) -> bool:
     return (latest_intent(tracker) not in NEVER_AN_ANSWER
             and check.looks_like_name(latest_text(tracker))
             and latest_confidence(tracker) < check.NAME_OVERRIDE_MAX_CONFIDENCE)
+
+
+class SafetyFirstFormValidation(FormValidationAction, ABC):
+    """A form's validation, after one safety line if the answer showed weak signs of risk.
+
+    Abstract (``name``), so rasa-sdk registers only the forms built on it.
+    """
+
+    @abstractmethod
+    def name(self) -> Text:
+        """``validate_<form>``."""
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> List[Dict[Text, Any]]:
+        """Validate as usual, after one safety line if the answer showed weak signs of risk."""
+        send_safety_line_once(dispatcher, tracker)
+        return await super().run(dispatcher, tracker, domain)

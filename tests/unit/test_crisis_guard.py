@@ -207,39 +207,29 @@ def test_pipeline_without_crisis_matcher_gets_one() -> None:
     assert guard.analyse("I WANT TO DIE").reason == "suicide"
 
 
-def test_graph_schema_accepts_the_component() -> None:
+def predict_schema(*pipeline: dict[str, Any]) -> Any:
+    """The validated predict graph of an NLU pipeline ending with the guard."""
     config = {
         "recipe": "default.v1",
         "language": "en",
-        "pipeline": [
-            {"name": "WhitespaceTokenizer"},
-            {"name": "CountVectorsFeaturizer"},
-            {"name": "LogisticRegressionClassifier"},
-            {"name": "bot.rasa_components.crisis_guard.CrisisGuard"},
-        ],
+        "pipeline": [*pipeline, {"name": "CountVectorsFeaturizer"},
+                     {"name": "LogisticRegressionClassifier"},
+                     {"name": "bot.rasa_components.crisis_guard.CrisisGuard"}],
         "policies": [],
     }
     model_config = DefaultV1Recipe().graph_config_for_recipe(config, {}, TrainingType.NLU)
     validate(model_config)
-    assert any("CrisisGuard" in node for node in model_config.predict_schema.nodes)
+    return model_config.predict_schema
+
+
+def test_graph_schema_accepts_the_component() -> None:
+    schema = predict_schema({"name": "WhitespaceTokenizer"})
+    assert any("CrisisGuard" in node for node in schema.nodes)
 
 
 def test_graph_gives_the_guard_spacy_nlp_model() -> None:
     """With SpacyNLP in the pipeline, Rasa hands its loaded model to the guard's process."""
-    config = {
-        "recipe": "default.v1",
-        "language": "en",
-        "pipeline": [
-            {"name": "SpacyNLP", "model": "var/spacy/clinic_en"},
-            {"name": "SpacyTokenizer"},
-            {"name": "CountVectorsFeaturizer"},
-            {"name": "LogisticRegressionClassifier"},
-            {"name": "bot.rasa_components.crisis_guard.CrisisGuard"},
-        ],
-        "policies": [],
-    }
-    model_config = DefaultV1Recipe().graph_config_for_recipe(config, {}, TrainingType.NLU)
-    validate(model_config)
-    nodes = model_config.predict_schema.nodes
+    nodes = predict_schema({"name": "SpacyNLP", "model": "var/spacy/clinic_en"},
+                           {"name": "SpacyTokenizer"}).nodes
     guard = next(node for name, node in nodes.items() if "CrisisGuard" in name)
     assert guard.needs["model"] == next(name for name in nodes if name.startswith("provide_SpacyNLP"))
