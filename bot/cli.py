@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "bot.staff.commands",
     "bot.privacy.commands",
     "bot.notify.commands",
+    "bot.settings.commands",
 )
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from collections import OrderedDict, defaultdict, deque
 from contextvars import ContextVar
@@ -169,11 +168,13 @@ class RateLimiter:
         return True
 
 
-def limiter_from_env(prefix: str, default_limit: int, default_window: float) -> RateLimiter:
-    return RateLimiter(
-        int(os.environ.get(f"{prefix}_LIMIT", default_limit)),
-        float(os.environ.get(f"{prefix}_WINDOW", default_window)),
-    )
+def limiter_from_env(prefix: str) -> RateLimiter:
+    """``<PREFIX>_LIMIT`` hits per ``<PREFIX>_WINDOW`` seconds (bot/settings/environment.py)."""
+    from bot.settings import get_settings
+
+    env = get_settings().env
+    return RateLimiter(int(getattr(env, f"{prefix.lower()}_limit")),
+                       float(getattr(env, f"{prefix.lower()}_window")))
 
 
 class RecentKeys:

@@ -18,7 +18,6 @@ a request is stored. Requests without an ``Origin`` (servers, tests, curl) work 
 from __future__ import annotations
 
 import logging
-import os
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
 
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
@@ -29,6 +28,7 @@ from sanic.response import HTTPResponse
 from bot.channels import banner, guard, identity
 from bot.channels.metadata import keep_allowed, rest_keys
 from bot.rasa_components import action_validation
+from bot.settings import get_settings
 from bot.web import allowed_origins
 
 logger = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ class ClinicRestInput(InputChannel):
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "ClinicRestInput":
         credentials = credentials or {}
-        action_timeout = credentials.get("action_timeout") or os.environ.get("ACTION_TIMEOUT")
+        action_timeout = credentials.get("action_timeout") or get_settings().env.action_timeout
         return cls(
             turn_timeout=float(credentials.get("turn_timeout") or DEFAULT_TURN_TIMEOUT),
             action_timeout=float(action_timeout or guard.DEFAULT_ACTION_TIMEOUT),
@@ -79,13 +79,13 @@ class ClinicRestInput(InputChannel):
         guard.limit_action_server_wait(action_timeout)
         action_validation.install()
         banner.install()  # GET / answers without Rasa's version
-        self.per_sender = guard.limiter_from_env("RATE_LIMIT_SENDER", 10, 5.0)
-        self.per_address = guard.limiter_from_env("RATE_LIMIT_ADDRESS", 200, 1.0)
+        self.per_sender = guard.limiter_from_env("RATE_LIMIT_SENDER")
+        self.per_address = guard.limiter_from_env("RATE_LIMIT_ADDRESS")
         self.metadata_keys = rest_keys()
 
     @staticmethod
     def _address(request: Request) -> str:
-        if os.environ.get("TRUST_PROXY_HEADERS") == "1":
+        if get_settings().env.trust_proxy_headers:
             forwarded = request.headers.get("x-forwarded-for", "")
             if forwarded:
                 return forwarded.split(",")[0].strip()

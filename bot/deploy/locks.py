@@ -41,8 +41,7 @@ from rasa.utils.endpoints import EndpointConfig
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_POLL_SECONDS = 0.05
-DEFAULT_OWNER_TTL_SECONDS = 5.0
+# LOCK_POLL_SECONDS and LOCK_OWNER_TTL_SECONDS: bot/settings/environment.py.
 HEARTBEAT_SECONDS = 1.0
 
 # What a change returns: the lock to store (None: delete the key) and a value for the caller.
@@ -50,11 +49,15 @@ Change = Callable[[Optional[TicketLock]], Tuple[Optional[TicketLock], Any]]
 
 
 def _poll_seconds() -> float:
-    return float(os.environ.get("LOCK_POLL_SECONDS") or DEFAULT_POLL_SECONDS)
+    from bot.settings import get_settings
+
+    return get_settings().env.lock_poll_seconds
 
 
 def _owner_ttl_ms() -> int:
-    return int(float(os.environ.get("LOCK_OWNER_TTL_SECONDS") or DEFAULT_OWNER_TTL_SECONDS) * 1000)
+    from bot.settings import get_settings
+
+    return int(get_settings().env.lock_owner_ttl_seconds * 1000)
 
 
 class AtomicRedisLockStore(RedisLockStore):

@@ -142,13 +142,12 @@ def main(url: Optional[str] = None) -> int:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    import os
-
     from bot.booking.store import ensure_schema
+    from bot.settings import get_settings
 
-    if os.environ.get("NOTIFY_HEALTH_PORT"):
-        serve_health(os.environ.get("NOTIFY_HEALTH_HOST", "127.0.0.1"),
-                     int(os.environ["NOTIFY_HEALTH_PORT"]))
+    env = get_settings().env
+    if env.notify_health_port:
+        serve_health(env.notify_health_host, env.notify_health_port)
     while not stop.is_set():
         try:
             ensure_schema(url)

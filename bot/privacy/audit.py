@@ -65,7 +65,7 @@ _lock = threading.Lock()
 
 
 def _key(path: Path = KEY_FILE) -> bytes:
-    configured = os.environ.get("PRIVACY_AUDIT_KEY")
+    configured = get_settings().env.privacy_audit_key
     if configured:
         return configured.encode("utf-8")
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -15,7 +15,6 @@ in config/clinic.yml (90). Run it daily (cron or a systemd timer):
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Mapping, Optional, Tuple
@@ -57,8 +56,8 @@ def _privacy_settings() -> Mapping[str, Any]:
 def retention_days(days: Optional[int] = None) -> int:
     """The number of days to keep: the argument, the environment, the config, or 90."""
     value = days
-    if value is None and os.environ.get("PRIVACY_RETENTION_DAYS"):
-        value = int(os.environ["PRIVACY_RETENTION_DAYS"])
+    if value is None:
+        value = get_settings().env.privacy_retention_days
     if value is None:
         value = int(_privacy_settings().get("retention_days", DEFAULT_RETENTION_DAYS))
     if value < 1:

@@ -8,13 +8,11 @@ Every statement binds its values; nothing here logs what a conversation holds.
 
 from __future__ import annotations
 
-import os
 from contextlib import contextmanager
 from typing import Iterator, Mapping, Optional
 
 from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, inspect
 from sqlalchemy.engine import Connection
-from sqlalchemy.engine.url import make_url
 from sqlalchemy.orm import Session
 
 from bot.db import get_engine
@@ -38,16 +36,11 @@ FEEDBACK_TABLE = "feedback"
 
 
 def tracker_url(environ: Optional[Mapping[str, str]] = None) -> str:
-    """The tracker database's SQLAlchemy URL, with ``TRACKER_DB_PASSWORD`` filled in."""
-    from bot.deploy.endpoints import DEFAULT_TRACKER_URL
+    """The tracker database's SQLAlchemy URL, with ``TRACKER_DB_PASSWORD`` filled in
+    (built in one place: ``Environment.tracker_url`` in bot/settings/environment.py)."""
+    from bot.settings import environment
 
-    env = os.environ if environ is None else environ
-    url = env.get("TRACKER_DB_URL") or DEFAULT_TRACKER_URL
-    password = env.get("TRACKER_DB_PASSWORD")
-    parsed = make_url(url)
-    if password and not parsed.password and parsed.get_backend_name() != "sqlite":
-        return parsed.set(password=password).render_as_string(hide_password=False)
-    return url
+    return environment(environ).tracker_url()
 
 
 def has_table(connection: Connection, name: str) -> bool:

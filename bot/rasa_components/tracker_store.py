@@ -36,7 +36,6 @@ from __future__ import annotations
 import itertools
 import json
 import logging
-import os
 from typing import Any, Callable, Dict, Iterable, List, Optional, Text
 
 import sqlalchemy as sa
@@ -58,8 +57,6 @@ from bot.booking import FORM
 from bot.privacy import ERASED_SLOT, masking
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_CONNECT_TIMEOUT = 3
 
 # Set on a tracker this store retrieved: how many of its events the database already holds.
 _STORED_EVENTS = "_healthflow_stored_events"
@@ -175,10 +172,12 @@ class StrictSQLTrackerStore(SQLTrackerStore):
         url = engine.url
         options: Dict[str, Any] = dict(create_engine_kwargs(url))
         if engine.dialect.name == "postgresql":
+            from bot.settings import get_settings
+
             connect_args = dict(options.get("connect_args") or {})
             connect_args.setdefault(
                 "connect_timeout",
-                int(os.environ.get("TRACKER_DB_CONNECT_TIMEOUT", DEFAULT_CONNECT_TIMEOUT)),
+                get_settings().env.tracker_db_connect_timeout,
             )
             options["connect_args"] = connect_args
         self._replace_engine(engine, pool_pre_ping=True, **options)

@@ -148,6 +148,7 @@ def _cli_open(project: Project, directory: Path) -> float:
 
     from bot.settings import PROJECT_ROOT
 
+    # Allowed read of os.environ (tests/unit/test_settings.py): the child process's environment.
     env = dict(os.environ, PYTHONPATH=str(PROJECT_ROOT), DATABASE_URL=project.database_url,
                TRACKER_DB_URL=project.tracker_url, STAFF_PROJECT_DIR=str(project.root),
                STAFF_USER="bench", STAFF_PASSWORD=PASSWORD)

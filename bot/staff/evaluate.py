@@ -98,6 +98,7 @@ def evaluate_in_child(model: Path, holdout_dir: Path, cwd: Path, log: Path,
     import sys
 
     out = log.with_suffix(".json")
+    # Allowed read of os.environ (tests/unit/test_settings.py): the child process's environment.
     env = dict(os.environ, RASA_TELEMETRY_ENABLED="false", SQLALCHEMY_SILENCE_UBER_WARNING="1",
                PYTHONPATH=os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")])))
     with log.open("w", encoding="utf-8") as handle:

@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Mapping, Optional
 
 DEFAULT_WEB_PORT = 8080
@@ -21,6 +20,7 @@ def demo_origins(port: int) -> list[str]:
 def allowed_origins(environ: Optional[Mapping[str, str]] = None) -> list[str]:
     """The web origins allowed to start a turn or vote: ``CORS_ORIGINS`` (space separated),
     or the demo page's own origins (``WEB_PORT``) when it is unset."""
-    env = os.environ if environ is None else environ
-    configured = (env.get("CORS_ORIGINS") or "").split()
-    return configured or demo_origins(int(env.get("WEB_PORT") or DEFAULT_WEB_PORT))
+    from bot.settings import environment
+
+    env = environment(environ)
+    return env.cors_origins.split() or demo_origins(env.web_port)

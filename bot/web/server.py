@@ -13,7 +13,6 @@ import hashlib
 import html
 import json
 import logging
-import os
 import re
 from functools import partial
 from pathlib import Path
@@ -181,15 +180,13 @@ def create_app(
 ) -> web.Application:
     """The web application; ``allowed_origins`` may post feedback from other sites; votes
     are checked against the conversations in ``tracker_url`` (``TRACKER_DB_URL``)."""
-    from bot.deploy.endpoints import DEFAULT_TRACKER_URL
-
     app = web.Application(client_max_size=MAX_BODY_BYTES)
     add_security_headers(app)  # every response, errors and static files included
     app[RASA_URL_KEY] = rasa_url.rstrip("/")
     app[DATABASE_URL_KEY] = database_url or get_settings().database_url
-    app[TRACKER_URL_KEY] = tracker_url or os.environ.get("TRACKER_DB_URL") or DEFAULT_TRACKER_URL
+    app[TRACKER_URL_KEY] = tracker_url or get_settings().env.tracker_url()
     app[ORIGINS_KEY] = frozenset(allowed_origins)
-    app[LIMITER_KEY] = limiter_from_env("RATE_LIMIT_FEEDBACK", 30, 60.0)
+    app[LIMITER_KEY] = limiter_from_env("RATE_LIMIT_FEEDBACK")
     app[SCHEMA_READY_KEY] = False
     app.router.add_get("/", demo_page)
     app.router.add_get("/demo.html", demo_page)
@@ -207,10 +204,9 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m bot.web``: serve until interrupted."""
     import argparse
 
-    port_default = int(os.environ.get("WEB_PORT", DEFAULT_PORT))
-    rasa_default = os.environ.get("RASA_PUBLIC_URL") or (
-        f"http://127.0.0.1:{os.environ.get('RASA_PORT', '5005')}"
-    )
+    env = get_settings().env
+    port_default = env.web_port
+    rasa_default = env.rasa_public_url or f"http://127.0.0.1:{env.rasa_port}"
     parser = argparse.ArgumentParser(prog="python -m bot.web", description=__doc__)
     parser.add_argument("--port", type=int, default=port_default, help="WEB_PORT (8080)")
     parser.add_argument("--rasa-url", default=rasa_default,

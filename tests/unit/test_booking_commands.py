@@ -166,10 +166,12 @@ def test_bad_status_changes_are_explained_and_change_nothing(
 def test_every_bookings_command_needs_a_staff_login(
         two_bookings: list, monkeypatch: pytest.MonkeyPatch, capsys, argv: list) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.delenv("STAFF_USER")
+    get_settings.cache_clear()  # settings are read once per process
     assert main(argv) == 2
     assert "Say who you are" in capsys.readouterr().err
     monkeypatch.setenv("STAFF_USER", "desk")
     monkeypatch.setenv("STAFF_PASSWORD", "wrong password!")
+    get_settings.cache_clear()
     assert main(argv) == 2
     out, err = capsys.readouterr()
     assert "Ann Older" not in out and "password" in err.lower()

@@ -14,6 +14,7 @@ from rasa.shared.core.domain import Domain
 
 from bot.channels import guard
 from bot.channels.rest import ClinicRestInput, _conversations_in_memory
+from bot.settings import get_settings
 
 
 @pytest.fixture()
@@ -62,6 +63,7 @@ def test_the_rest_channel_sets_a_short_action_wait_at_start_up(
     assert channel.action_timeout == guard.DEFAULT_ACTION_TIMEOUT == 5.0
     assert rasa_action.DEFAULT_REQUEST_TIMEOUT == 5.0
     monkeypatch.setenv("ACTION_TIMEOUT", "2.5")
+    get_settings.cache_clear()  # settings are read once per process
     assert ClinicRestInput.from_credentials({}).action_timeout == 2.5
     assert ClinicRestInput.from_credentials({"action_timeout": 3}).action_timeout == 3.0
 
