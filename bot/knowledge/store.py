@@ -176,7 +176,3 @@ def all_topics(url: Optional[str] = None) -> Dict[str, Topic]:
     _cache.topics = topics
     _cache.loaded_at = time.monotonic()
     return topics
-
-
-def get_topic(topic_id: str, url: Optional[str] = None) -> Optional[Topic]:
-    return all_topics(url).get(topic_id)

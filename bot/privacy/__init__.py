@@ -20,8 +20,8 @@ ERASED_SLOT = "privacy_erased"
 # What replaces a masked detail in a stored conversation.
 MASK = "[removed]"
 
-# Values of the reply contract's ``step`` for the delete_my_data topic.
-STEP_CONFIRM = "confirm"
+# Values of the reply contract's ``step`` for the delete_my_data topic (the question's
+# ``confirm`` is in its response in domain.yml).
 STEP_ERASED = "erased"
 STEP_KEPT = "kept"
 STEP_ERROR = "error"

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from typing import Iterator, Mapping, Optional
 
 from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, inspect
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from bot.db import get_engine
@@ -41,10 +41,6 @@ def tracker_url(environ: Optional[Mapping[str, str]] = None) -> str:
     from bot.settings import environment
 
     return environment(environ).tracker_url()
-
-
-def tracker_engine(url: Optional[str] = None) -> Engine:
-    return get_engine(url or tracker_url())
 
 
 def has_table(connection: Connection, name: str) -> bool:

@@ -21,6 +21,7 @@ from sqlalchemy import (Column, Float, Integer, MetaData, String, Table, Text, f
                         select)
 from sqlalchemy.engine.url import make_url
 
+from bot.booking import CONTACT, FORM, NAME
 from bot.db import get_engine, session_scope
 from bot.intents import BOOK_APPOINTMENT, BOOKING_TOPIC, FALLBACK_INTENT, OUT_OF_SCOPE
 from bot.staff import grouping, inbox_index, masking
@@ -31,9 +32,9 @@ from bot.staff.users import User, require
 
 logger = logging.getLogger(__name__)
 
-BOOKING_FORM = "booking_form"
-# Slots whose values identify the person; masked wherever they appear in that conversation.
-PERSONAL_SLOTS = ("booking_name", "booking_contact")
+BOOKING_FORM = FORM
+# Slots whose values say who the person is: masked wherever they appear in that conversation.
+IDENTITY_SLOTS = (NAME, CONTACT)
 REASON_LOW = "low confidence"
 REASON_FALLBACK = "unsure (fallback)"
 REASON_OUT_OF_SCOPE = "out of scope"
@@ -188,7 +189,7 @@ def read_messages(project: Project, limit: int = SCAN_LIMIT,
     loops: Dict[str, List[Tuple[int, Optional[str]]]] = defaultdict(list)
     for row in context:
         data = _load(row.data)
-        if row.type_name == "slot" and data.get("name") in PERSONAL_SLOTS and data.get("value"):
+        if row.type_name == "slot" and data.get("name") in IDENTITY_SLOTS and data.get("value"):
             values[row.sender_id].add(str(data["value"]))
         elif row.type_name == "active_loop":
             loops[row.sender_id].append((row.id, data.get("name")))

@@ -74,7 +74,7 @@ def refresh(project, reviewable, text_key, encode_below: float = 0.0) -> Refresh
     which messages staff review and ``text_key`` how a text is keyed for labels. New messages
     that need a look (unsure, out of scope, confidence under ``encode_below``) are encoded
     now, so later filtered views find their vectors stored."""
-    from bot.staff.inbox import (EVENTS, FALLBACK_INTENT, OUT_OF_SCOPE, PERSONAL_SLOTS,
+    from bot.staff.inbox import (EVENTS, FALLBACK_INTENT, IDENTITY_SLOTS, OUT_OF_SCOPE,
                                  _tracker_ready, read_messages)
 
     result = RefreshResult()
@@ -96,7 +96,7 @@ def refresh(project, reviewable, text_key, encode_below: float = 0.0) -> Refresh
         revealed = sorted({row.sender_id for row in connection.execute(
             select(EVENTS.c.sender_id, EVENTS.c.data).where(
                 EVENTS.c.id > last, EVENTS.c.type_name == "slot")) if any(
-                f'"{name}"' in (row.data or "") for name in PERSONAL_SLOTS)}) if last else []
+                f'"{name}"' in (row.data or "") for name in IDENTITY_SLOTS)}) if last else []
         user_ids = [int(i) for i in connection.execute(
             select(EVENTS.c.id).where(EVENTS.c.type_name == "user", EVENTS.c.id > last)
             .order_by(EVENTS.c.id)).scalars()]
