@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from abc import ABC, abstractmethod
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
@@ -114,9 +115,19 @@ class ValidateCallbackForm(SafetyFirstFormValidation):
         return {CONSENT: answer}
 
 
-class _Ask(Action):
-    slot = ""
-    key = ""
+class _Ask(Action, ABC):
+    """Asks for one of the call-back form's slots (abstract: rasa-sdk registers only the
+    subclasses, which name the slot and the message)."""
+
+    @property
+    @abstractmethod
+    def slot(self) -> str:
+        """The slot asked for."""
+
+    @property
+    @abstractmethod
+    def key(self) -> str:
+        """The message (config/messages.yml) that asks."""
 
     def name(self) -> Text:
         return f"action_ask_{self.slot}"
