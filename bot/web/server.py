@@ -233,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="the Rasa server the widget talks to (RASA_PUBLIC_URL)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    from bot.deploy.files import private_umask
+    from bot.files import private_umask
 
     private_umask()
     origins = set(demo_origins(args.port))
