@@ -69,7 +69,7 @@ class KnowledgeQuoteRow(Base):  # type: ignore[valid-type,misc]
     text = Column(Text, nullable=False)
 
 
-# -- booking requests and their notifications (bot.booking.store, bot.notify.outbox) -------
+# -- booking requests and their notifications (bot.booking.store, bot.booking.outbox) ------
 
 BOOKING_STATUS_NEW = "new"
 KIND_BOOKING = "booking"
