@@ -14,7 +14,7 @@ from bot import quiet
 COMMAND_MODULES = (
     "bot.knowledge.commands",
     "bot.deploy.commands",
-    "bot.booking.commands",
+    "bot.staff.booking_commands",
     "bot.staff.commands",
     "bot.privacy.commands",
     "bot.notify.commands",

@@ -11,7 +11,8 @@ import io
 from typing import List, Optional, Tuple
 
 from bot.booking import store
-from bot.booking.commands import OPEN_STATUSES, booking_statuses, write_csv
+from bot.booking.export import write_csv
+from bot.booking.statuses import OPEN_STATUSES, booking_statuses
 from bot.db import session_scope
 from bot.staff import users
 from bot.staff.project import Project
