@@ -25,7 +25,7 @@ from bot import files
 from bot.deploy.endpoints import write_endpoints
 from bot.settings.token import TOKEN_VARIABLE, ensure_token
 from bot.settings import PROJECT_ROOT, environment
-from bot.web import demo_origins
+from bot.settings.origins import demo_origins
 
 logger = logging.getLogger(__name__)
 

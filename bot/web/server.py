@@ -25,7 +25,8 @@ from aiohttp import web
 from bot.channels.guard import RateLimiter, limiter_from_env
 from bot.schema import SchemaNotReady
 from bot.settings import get_settings
-from bot.web import allowed_origins, demo_origins, feedback
+from bot.settings.origins import allowed_origins, demo_origins
+from bot.web import feedback
 from bot.web.hardening import add_security_headers, run
 
 logger = logging.getLogger(__name__)
