@@ -236,3 +236,27 @@ def test_the_checker_sees_lazy_and_relative_imports(tmp_path: Path) -> None:
     source.write_text("def f():\n    from bot.a import thing\n\nfrom . import c\nimport bot.b\n")
     assert sorted(imports("bot.pkg", source, known)) == [("bot.a", 2), ("bot.b", 5), ("bot.pkg.c", 4)]
     assert strongly_connected(["x", "y", "z"], {"x": {"y"}, "y": {"x"}, "z": {"x"}}) == [["x", "y"]]
+
+
+def _where_is_rows() -> List[Tuple[str, str]]:
+    text = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    section = text.split("## Where is…", 1)[1].split("\n## ", 1)[0]
+    rows = []
+    for line in section.splitlines():
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) == 2 and cells[0] not in ("what", "") and not set(cells[0]) <= {"-"}:
+            rows.append((cells[0], cells[1]))
+    return rows
+
+
+def test_where_is_table_names_one_existing_file_per_question() -> None:
+    rows = _where_is_rows()
+    assert len(rows) >= 10, "docs/architecture.md lost its 'Where is…' table"
+    problems = []
+    for question, answer in rows:
+        paths = [part for index, part in enumerate(answer.split("`")) if index % 2]
+        if len(paths) != 1:
+            problems.append(f"{question!r}: give one file in backticks, not {answer!r}")
+        elif not (ROOT / paths[0]).is_file():
+            problems.append(f"{question!r}: {paths[0]} does not exist")
+    assert not problems, "docs/architecture.md 'Where is…':\n" + "\n".join(problems)
