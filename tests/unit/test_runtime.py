@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
+import re
 import subprocess
 import sys
 import threading
@@ -23,6 +24,7 @@ import aiohttp
 import pytest
 import rasa.core.actions.action as rasa_action
 import rasa.core.agent as rasa_agent
+import rasa.core.processor as rasa_processor
 import rasa.server
 import rasa.utils.endpoints as rasa_endpoints
 from rasa.core.actions.action import RemoteAction
@@ -33,7 +35,7 @@ from rasa.shared.exceptions import RasaException
 
 import bot.runtime
 from bot.channels import guard
-from bot.runtime import action_wait, banner, hotswap, start, tracker_store
+from bot.runtime import action_wait, banner, graph_runner, hotswap, start, tracker_store
 from bot.settings import PROJECT_ROOT
 
 # Everything bot.runtime.install() changes, as (owner, attribute).
@@ -41,7 +43,7 @@ PATCHED: List[Tuple[Any, str]] = [
     (rasa_endpoints, "DEFAULT_REQUEST_TIMEOUT"), (rasa_action, "DEFAULT_REQUEST_TIMEOUT"),
     (rasa_endpoints.EndpointConfig, "request"), (RemoteAction, "_validate_action_result"),
     (rasa_agent, "FailSafeTrackerStore"), (rasa_agent, "load_agent"),
-    (rasa.server, "add_root_route"),
+    (rasa.server, "add_root_route"), (rasa_processor, "DaskGraphRunner"),
 ]
 
 
@@ -66,13 +68,15 @@ def source(function: Callable[..., Any]) -> str:
 
 def test_install_adapts_everything_once(restored: None) -> None:
     first = bot.runtime.install(4.0)
-    assert first == ["action_wait", "action_validation", "tracker_store", "hotswap", "banner"]
+    assert first == ["action_wait", "action_validation", "tracker_store", "hotswap", "banner",
+                     "graph_runner"]
     assert bot.runtime.install(4.0) == [], "idempotent: nothing is wrapped twice"
     assert rasa_endpoints.EndpointConfig.request._clinic_fail_fast
     assert RemoteAction._validate_action_result._clinic_cached_validation
     assert rasa_agent.FailSafeTrackerStore is tracker_store.StrictFailSafeTrackerStore
     assert rasa_agent.load_agent._staff_threaded_load
     assert rasa.server.add_root_route._clinic_quiet
+    assert rasa_processor.DaskGraphRunner is graph_runner.SequentialGraphRunner
 
 
 def test_rasa_cli_calls_the_plugin_hook_before_the_command() -> None:
@@ -497,3 +501,62 @@ def _no_leftover_plugin() -> Iterator[None]:
 
     if plugin_manager().has_plugin(start.PLUGIN_NAME):
         plugin_manager().unregister(name=start.PLUGIN_NAME)
+
+
+# -- graph_runner: the prediction graph in a precomputed order --------------------------------
+
+
+def test_rasa_processor_loads_models_with_the_runner_named_in_its_module() -> None:
+    from rasa.engine.runner.dask import DaskGraphRunner
+
+    assert rasa_processor.DaskGraphRunner is DaskGraphRunner or (
+        rasa_processor.DaskGraphRunner is graph_runner.SequentialGraphRunner)
+    assert "DaskGraphRunner" in source(rasa_processor.MessageProcessor._load_model)
+    assert parameters(DaskGraphRunner.run) == ["self", "inputs", "targets"]
+    assert {"_graph_schema", "_instantiated_nodes"} <= set(
+        re.findall(r"self\.(\w+)", inspect.getsource(DaskGraphRunner.__init__)))
+
+
+def test_run_order_puts_each_node_after_what_it_needs() -> None:
+    from rasa.engine.exceptions import GraphRunError
+    from rasa.engine.graph import GraphSchema, SchemaNode
+
+    def node(**needs: str) -> SchemaNode:
+        return SchemaNode(needs=needs, uses=object, constructor_name="create", fn="process",
+                          config={})
+
+    schema = GraphSchema({"a": node(x="__message__"), "b": node(x="a"), "c": node(x="a", y="b"),
+                          "unused": node(x="c")})
+    assert graph_runner.run_order(schema, ["c"]) == ["__message__", "a", "b", "c"]
+    looped = GraphSchema({"a": node(x="b"), "b": node(x="a")})
+    with pytest.raises(GraphRunError, match="cycle"):
+        graph_runner.run_order(looped, ["a"])
+
+
+@pytest.mark.skipif(not (PROJECT_ROOT / "models" / "current.tar.gz").exists(),
+                    reason="needs the trained model (make train)")
+def test_the_sequential_runner_gives_the_same_parse_and_prediction_as_dask() -> None:
+    """The trained model's NLU and policy graphs, run both ways, give equal results."""
+    from rasa.core.channels.channel import UserMessage
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    agent = Agent.load(str(PROJECT_ROOT / "models" / "current.tar.gz"))
+    processor = agent.processor
+    dask_runner = processor.graph_runner
+    sequential = object.__new__(graph_runner.SequentialGraphRunner)
+    sequential.__dict__.update(dask_runner.__dict__, _orders={})
+    nlu, core = processor.model_metadata.nlu_target, processor.model_metadata.core_target
+    tracker = DialogueStateTracker.from_events("graph-runner", [], slots=agent.domain.slots)
+    for text in ("what is the gut brain axis", "which probiotic strains were studied",
+                 "I want to end my life", "book an appointment", "what's the weather"):
+        parsed = [runner.run(inputs={"__message__": [UserMessage(text, sender_id="graph-runner")],
+                                     "__tracker__": tracker}, targets=[nlu])[nlu][0].as_dict(
+                      only_output_properties=True)
+                  for runner in (dask_runner, sequential)]
+        for one in parsed:
+            one.pop("message_id", None)  # each message has its own
+        assert parsed[0] == parsed[1], text
+    predictions = [runner.run(inputs={"__tracker__": tracker}, targets=[core])[core]
+                   for runner in (dask_runner, sequential)]
+    assert predictions[0].probabilities == predictions[1].probabilities
+    assert predictions[0].policy_name == predictions[1].policy_name
