@@ -7,7 +7,7 @@ PY        := $(VENV)/bin/python
 STAMP     := $(VENV)/.installed
 SPACY_DIR := var/spacy/clinic_en
 MODEL     := models/current.tar.gz
-# umask 077: var/ (conversations, bookings, logs, keys) is owner-only (bot/deploy/files.py).
+# umask 077: var/ (conversations, bookings, logs, keys) is owner-only (bot/files.py).
 RUN       := umask 077 && RASA_TELEMETRY_ENABLED=false PYTHONPATH=$(CURDIR) SQLALCHEMY_SILENCE_UBER_WARNING=1 \
 	     TF_CPP_MIN_LOG_LEVEL=2
 TRAIN_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' 2>/dev/null) \

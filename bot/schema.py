@@ -2,7 +2,8 @@
 migrations (``bot.migrations``) create and change them, nothing else does.
 
 ``Base.metadata`` holds exactly the project's own tables. Rasa's ``events`` table (the
-tracker store) is not declared here: Rasa creates and owns it.
+tracker store) is not among them: Rasa creates and owns it. ``TRACKER_EVENTS`` describes it
+(on its own ``MetaData``) for the code that reads it or deletes from it.
 
 A store never creates a table. It calls ``require`` before its first use of a database;
 when a table is missing (a fresh database, or a release that added a table and was started
@@ -14,8 +15,8 @@ from __future__ import annotations
 import threading
 from typing import Iterable, Optional, Set
 
-from sqlalchemy import (Column, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, String,
-                        Text, inspect)
+from sqlalchemy import (Column, DateTime, Float, ForeignKey, Index, Integer, LargeBinary, MetaData,
+                        String, Table, Text, inspect)
 from sqlalchemy.orm import declarative_base, relationship
 
 from bot.db import get_engine
@@ -24,6 +25,19 @@ from bot.settings import get_settings
 Base = declarative_base()
 
 MIGRATE_COMMAND = "python -m bot deploy migrate"
+
+# -- Rasa's tracker store (rasa/core/tracker_store.py, SQLEvent): read here, created by Rasa --
+TRACKER_EVENTS = Table(
+    "events",
+    MetaData(),
+    Column("id", Integer, primary_key=True),
+    Column("sender_id", String(255), nullable=False, index=True),
+    Column("type_name", String(255), nullable=False),
+    Column("timestamp", Float),
+    Column("intent_name", String(255)),
+    Column("action_name", String(255)),
+    Column("data", Text),
+)
 
 # -- knowledge base (bot.knowledge.store) -------------------------------------------------
 
@@ -55,7 +69,7 @@ class KnowledgeQuoteRow(Base):  # type: ignore[valid-type,misc]
     text = Column(Text, nullable=False)
 
 
-# -- booking requests and their notifications (bot.booking.store, bot.notify.outbox) -------
+# -- booking requests and their notifications (bot.booking.store, bot.booking.outbox) ------
 
 BOOKING_STATUS_NEW = "new"
 KIND_BOOKING = "booking"

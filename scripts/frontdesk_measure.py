@@ -36,7 +36,7 @@ from bot import db  # noqa: E402
 from bot.booking.store import BookingRequest, save_booking  # noqa: E402
 from bot.deploy import serve  # noqa: E402
 from bot.migrations import migrate  # noqa: E402
-from bot.notify import outbox  # noqa: E402
+from bot.booking import outbox  # noqa: E402
 from tests.mailservers import SmtpServer  # noqa: E402
 
 

@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from bot.db import session_scope
-from bot.notify import outbox
+from bot.booking import outbox
 from bot.schema import (BOOKING_STATUS_NEW, KIND_BOOKING, BookingRequestRow, SchemaNotReady,
                         require)
 from bot.settings import get_settings

@@ -106,7 +106,7 @@ def migrate_tracker(tracker_url: str, clinic_url: Optional[str] = None,
     """
     import sqlalchemy as sa
 
-    from bot.staff.inbox import EVENTS
+    from bot.schema import TRACKER_EVENTS as EVENTS
 
     engine = sa.create_engine(tracker_url)
     try:
@@ -134,7 +134,7 @@ def _rename_in_clinic_database(url: str, renames: Dict[str, str]) -> None:
     import sqlalchemy as sa
 
     from bot.booking.store import BookingRequestRow, hash_conversation
-    from bot.web.feedback import FeedbackRow
+    from bot.schema import FeedbackRow
 
     engine = sa.create_engine(url)
     try:

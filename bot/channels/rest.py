@@ -31,7 +31,7 @@ from sanic.response import HTTPResponse
 from bot.channels import guard, identity
 from bot.channels.metadata import keep_allowed, rest_keys
 from bot.settings import get_settings
-from bot.web import allowed_origins
+from bot.settings.origins import allowed_origins
 
 logger = logging.getLogger(__name__)
 

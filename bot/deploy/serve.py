@@ -21,11 +21,11 @@ from pathlib import Path
 from typing import Dict, List, Mapping, Optional
 
 from bot.channels.credentials import write_credentials
-from bot.deploy import files
+from bot import files
 from bot.deploy.endpoints import write_endpoints
-from bot.deploy.token import TOKEN_VARIABLE, ensure_token
+from bot.settings.token import TOKEN_VARIABLE, ensure_token
 from bot.settings import PROJECT_ROOT, environment
-from bot.web import demo_origins
+from bot.settings.origins import demo_origins
 
 logger = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from bot.notify import outbox
+from bot.booking import outbox
 
 
 def _worker(args: argparse.Namespace) -> int:

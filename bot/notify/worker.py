@@ -17,7 +17,7 @@ from datetime import timedelta
 from typing import Optional
 
 from bot.booking.store import BookingStoreError, get_booking
-from bot.notify import outbox
+from bot.booking import outbox
 from bot.notify.config import NotifyConfig
 from bot.notify.messages import clinic_email, receipt_email, webhook_body
 from bot.notify.send import SendError, post_webhook, send_email

@@ -17,11 +17,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Mapping, Optional, Tuple
+from typing import Any, Mapping, Optional
 
 from sqlalchemy import and_, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.booking.statuses import closed_statuses
 from bot.booking.store import BookingRequestRow
 from bot.privacy import DEFAULT_RETENTION_DAYS, audit
 from bot.privacy.deletion import FEEDBACK, delete_and_audit
@@ -30,7 +31,6 @@ from bot.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_CLOSED_STATUSES = ("booked", "closed", "cancelled", "declined")
 
 
 class RetentionError(RuntimeError):
@@ -62,11 +62,6 @@ def retention_days(days: Optional[int] = None) -> int:
     if value < 1:
         raise ValueError(f"retention must be at least 1 day, got {value}")
     return value
-
-
-def closed_statuses() -> Tuple[str, ...]:
-    configured = _privacy_settings().get("closed_booking_statuses")
-    return tuple(str(s) for s in configured) if configured else DEFAULT_CLOSED_STATUSES
 
 
 def run_retention(

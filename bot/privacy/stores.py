@@ -11,25 +11,15 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Iterator, Mapping, Optional
 
-from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, inspect
+from sqlalchemy import inspect
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from bot.db import get_engine
+from bot.schema import TRACKER_EVENTS
 
-# Rasa's SQLTrackerStore table (rasa/core/tracker_store.py, SQLEvent); created by Rasa.
-_rasa = MetaData()
-EVENTS = Table(
-    "events",
-    _rasa,
-    Column("id", Integer, primary_key=True),
-    Column("sender_id", String(255), nullable=False, index=True),
-    Column("type_name", String(255), nullable=False),
-    Column("timestamp", Float),
-    Column("intent_name", String(255)),
-    Column("action_name", String(255)),
-    Column("data", Text),
-)
+# Rasa's SQLTrackerStore table, declared once in bot/schema.py.
+EVENTS = TRACKER_EVENTS
 
 # The web widget's votes (bot/web/feedback.py) name the conversation by its sender id.
 FEEDBACK_TABLE = "feedback"

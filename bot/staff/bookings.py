@@ -11,7 +11,8 @@ import io
 from typing import List, Optional, Tuple
 
 from bot.booking import store
-from bot.booking.commands import OPEN_STATUSES, booking_statuses, write_csv
+from bot.booking.export import write_csv
+from bot.booking.statuses import OPEN_STATUSES, booking_statuses
 from bot.db import session_scope
 from bot.staff import users
 from bot.staff.project import Project
@@ -96,7 +97,7 @@ def export_csv(project: Project, user: users.User, status: Optional[str] = None)
 
 def notification_counts(project: Project) -> dict:
     """Outbox rows per status ({} when the database cannot say)."""
-    from bot.notify import outbox
+    from bot.booking import outbox
 
     try:
         store.require_schema(project.database_url)
@@ -107,7 +108,7 @@ def notification_counts(project: Project) -> dict:
 
 def notifications_of(project: Project, reference: str) -> List[Tuple[str, str, int]]:
     """(channel, status, attempts) of one request's notifications."""
-    from bot.notify import outbox
+    from bot.booking import outbox
 
     return [(str(r.channel), str(r.status), int(r.attempts))
             for r in outbox.rows_for(normalise_reference(reference), project.database_url)]

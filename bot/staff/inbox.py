@@ -216,7 +216,7 @@ def read_messages(project: Project, limit: int = SCAN_LIMIT,
 def _thumbs_down(project: Project) -> Set[int]:
     """Event ids of messages whose answer got a thumbs down in the web widget."""
     try:
-        from bot.web.feedback import FeedbackRow
+        from bot.schema import FeedbackRow
     except ModuleNotFoundError:
         return set()
     if not inspect(get_engine(project.database_url)).has_table(FeedbackRow.__tablename__):

@@ -159,7 +159,7 @@ def _outcomes(events: List[Tuple[str, str, float, str, str]]) -> Chart:
 def _thumbs(project: Project, since: datetime, names: Dict[str, str]) -> Chart:
     chart = Chart("thumbs", "Thumbs up and down per topic", ("topic", "up", "down"), kind="stacked")
     try:
-        from bot.web.feedback import FeedbackRow
+        from bot.schema import FeedbackRow
     except ModuleNotFoundError:
         return chart
     if not inspect(get_engine(project.database_url)).has_table(FeedbackRow.__tablename__):

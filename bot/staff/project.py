@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
-from bot.deploy.token import read_token
+from bot.settings.token import read_token
 from bot.knowledge.store import ARTICLE_FILE
 from bot.settings import DEFAULT_TRACKER_URL, PROJECT_ROOT, environment, get_settings
 

@@ -23,7 +23,8 @@ from typing import Any
 from sqlalchemy import inspect, select
 
 from bot.db import get_engine, session_scope
-from bot.schema import FEEDBACK_SENDER_CHARS, FEEDBACK_TOPIC_CHARS, FeedbackRow, require
+from bot.schema import (FEEDBACK_SENDER_CHARS, FEEDBACK_TOPIC_CHARS, TRACKER_EVENTS, FeedbackRow,
+                        require)
 
 logger = logging.getLogger(__name__)
 
@@ -105,14 +106,12 @@ def parse_feedback(body: Any) -> Feedback:
 def answer_hashes(tracker_url: str, sender_id: str) -> set[str]:
     """Hashes of the answers this conversation holds: each bot message, and each turn's bot
     messages joined by newlines (what the widget sends as ``message``)."""
-    from bot.staff.inbox import EVENTS
-
     engine = get_engine(tracker_url)
-    if not inspect(engine).has_table(EVENTS.name):
+    if not inspect(engine).has_table(TRACKER_EVENTS.name):
         return set()
-    query = (select(EVENTS.c.type_name, EVENTS.c.data)
-             .where(EVENTS.c.sender_id == sender_id, EVENTS.c.type_name.in_(("user", "bot")))
-             .order_by(EVENTS.c.id))
+    query = (select(TRACKER_EVENTS.c.type_name, TRACKER_EVENTS.c.data)
+             .where(TRACKER_EVENTS.c.sender_id == sender_id, TRACKER_EVENTS.c.type_name.in_(("user", "bot")))
+             .order_by(TRACKER_EVENTS.c.id))
     hashes: set[str] = set()
     turn: list[str] = []
     with engine.connect() as connection:

@@ -25,7 +25,8 @@ from aiohttp import web
 from bot.channels.guard import RateLimiter, limiter_from_env
 from bot.schema import SchemaNotReady
 from bot.settings import get_settings
-from bot.web import allowed_origins, demo_origins, feedback
+from bot.settings.origins import allowed_origins, demo_origins
+from bot.web import feedback
 from bot.web.hardening import add_security_headers, run
 
 logger = logging.getLogger(__name__)
@@ -233,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="the Rasa server the widget talks to (RASA_PUBLIC_URL)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    from bot.deploy.files import private_umask
+    from bot.files import private_umask
 
     private_umask()
     origins = set(demo_origins(args.port))

@@ -14,7 +14,7 @@ from typing import Iterator
 import pytest
 
 from bot import db
-from bot.booking.commands import spreadsheet_safe
+from bot.booking.export import spreadsheet_safe
 from bot.booking.store import BookingRequest, list_bookings, save_booking
 from bot.cli import main
 from bot.migrations import migrate

@@ -16,7 +16,7 @@ from actions.safety import ActionCrisis
 from bot import db
 from bot.booking import store
 from bot.migrations import migrate
-from bot.notify import outbox
+from bot.booking import outbox
 from bot.settings import get_settings
 from tests.conftest import make_tracker
 

@@ -12,7 +12,7 @@ import pytest
 from bot import db
 from bot.booking.store import BookingRequest, get_booking, save_booking
 from bot.migrations import migrate
-from bot.notify import outbox
+from bot.booking import outbox
 from bot.notify.config import NotifyConfig
 from bot.notify.worker import run_once
 from bot.settings import get_settings

@@ -71,7 +71,7 @@ def urls(request: pytest.FixtureRequest, tmp_path: Path,
     monkeypatch.setenv("DATABASE_URL", clinic)
     monkeypatch.setenv("TRACKER_DB_URL", tracker)
     get_settings.cache_clear()
-    stores._rasa.create_all(db.get_engine(tracker))
+    stores.EVENTS.metadata.create_all(db.get_engine(tracker))
     migrate(clinic)
     yield clinic, tracker
     for url in {clinic, tracker}:
@@ -245,7 +245,7 @@ def test_one_sqlite_file_for_both_stores_does_not_lock(tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PRIVACY_AUDIT_KEY", "test-key")
     url = f"sqlite:///{tmp_path / 'one.db'}"
-    stores._rasa.create_all(db.get_engine(url))
+    stores.EVENTS.metadata.create_all(db.get_engine(url))
     migrate(url)
     add_events(url, "me", [1])
     add_booking(url, "me", 1)
@@ -267,7 +267,7 @@ def test_a_failed_erasure_erases_nothing_and_can_be_retried(
     assert references(clinic) == [reference], "the booking is still there"
     assert audit_rows(clinic) == [], "no audit row for an erasure that did not happen"
     working = f"sqlite:///{tmp_path / 't.db'}"
-    stores._rasa.create_all(db.get_engine(working))
+    stores.EVENTS.metadata.create_all(db.get_engine(working))
     assert erase_sender("me", database_url=clinic, tracker_database_url=working).bookings == 1
     db.get_engine.cache_clear()
 
