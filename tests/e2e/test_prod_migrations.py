@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import os
-import socket
 import threading
 import time
-import uuid
 from typing import Iterator, List
 
 import pytest
@@ -14,28 +11,15 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
 from bot import db
-from bot.deploy import prod
 from bot.migrations import MIGRATIONS, Migration, MigrationError, applied_versions, migrate
+from tests.databases import scratch_postgres
 
-POSTGRES = "postgresql://postgres@127.0.0.1:5432"
-# Tests running side by side on one PostgreSQL server give their databases their own prefix.
-DATABASE_PREFIX = os.environ.get("MIGRATION_TEST_DATABASE_PREFIX", "clinic_migrate")
 
 
 @pytest.fixture
 def database() -> Iterator[str]:
-    try:
-        socket.create_connection(("127.0.0.1", 5432), timeout=2).close()
-    except OSError:
-        pytest.skip("needs PostgreSQL on 127.0.0.1:5432")
-    url = f"{POSTGRES}/{DATABASE_PREFIX}_{uuid.uuid4().hex[:8]}"
-    assert prod.ensure_database(url) is True
-    assert prod.ensure_database(url) is False
-    try:
+    with scratch_postgres() as url:
         yield url
-    finally:
-        db.get_engine(url).dispose()
-        prod.drop_database(url)
 
 
 def test_a_fresh_database_gets_every_table_and_records_each_step(database: str) -> None:

@@ -5,11 +5,8 @@ rows, and a store on an unmigrated database says to migrate instead of creating 
 from __future__ import annotations
 
 import ast
-import os
-import socket
 import subprocess
 import sys
-import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator, Set
@@ -19,7 +16,6 @@ from sqlalchemy import MetaData, Table, inspect, insert, select
 
 from bot import db, schema
 from bot.booking import store as booking_store
-from bot.deploy import prod
 from bot.knowledge import store as knowledge_store
 from bot.migrations import MIGRATIONS, applied_versions, migrate
 from bot.privacy import audit
@@ -29,10 +25,8 @@ from bot.settings import PROJECT_ROOT
 from bot.staff import store as staff_store
 from bot.staff import users
 from bot.web import feedback
+from tests.databases import scratch_postgres
 
-POSTGRES = "postgresql://postgres@127.0.0.1:5432"
-# Tests running side by side on one PostgreSQL server give their databases their own prefix.
-DATABASE_PREFIX = os.environ.get("MIGRATION_TEST_DATABASE_PREFIX", "clinic_migrate")
 BASELINE = ("knowledge_topics", "knowledge_quotes", "booking_requests", "feedback",
             "staff_users", "staff_audit", "staff_changes", "staff_labels", "staff_models")
 STORE_TABLES = (set(booking_store.TABLES) | set(staff_store.TABLES) | set(audit.TABLES)
@@ -46,17 +40,8 @@ def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         database_url = f"sqlite:///{tmp_path / 'clinic.db'}"
         yield database_url
     else:
-        try:
-            socket.create_connection(("127.0.0.1", 5432), timeout=2).close()
-        except OSError:
-            pytest.skip("needs PostgreSQL on 127.0.0.1:5432")
-        database_url = f"{POSTGRES}/{DATABASE_PREFIX}_{uuid.uuid4().hex[:8]}"
-        assert prod.ensure_database(database_url) is True
-        try:
+        with scratch_postgres() as database_url:
             yield database_url
-        finally:
-            db.get_engine(database_url).dispose()
-            prod.drop_database(database_url)
     db.get_engine(database_url).dispose()
     schema.forget_checks()
 
