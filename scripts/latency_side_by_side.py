@@ -45,7 +45,8 @@ with tempfile.TemporaryDirectory() as tmp:
     config = serve.StackConfig(model=Path("models/current.tar.gz"), rasa_port=serve.free_port(),
                                action_port=serve.free_port(), run_dir=Path(tmp) / "run",
                                log_dir=Path(tmp) / "log", extra_env=env)
-    serve.prepare_database(env)  # the migrations make the tables (serve.start repeats it: a no-op)
+    if hasattr(serve, "prepare_database"):  # checkouts whose stores no longer make tables
+        serve.prepare_database(env)  # the migrations make them (serve.start repeats it: a no-op)
     store.sync_topics(store.load_topics_file(), env["DATABASE_URL"])
     began = time.monotonic()
     pids = serve.start(config)
