@@ -44,7 +44,9 @@ PHONE_CANDIDATE = re.compile(
 )
 # Seven or more digits inside a text, with the separators people type and a leading +:
 # +1 (403) 555-0199, 403.555.0199, 4035550199.
-PHONE_IN_TEXT = re.compile(rf"(?<![\w+])\+?\(?\d(?:[{PHONE_SEPARATORS}]*\d){{6,}}\)?(?!\d)")
+# An opening bracket is part of the number only before a digit ("(403) 555-0199"); a closing
+# one after the last digit belongs to the sentence ("(sam@x.ca, 403-555-0199).").
+PHONE_IN_TEXT = re.compile(rf"(?<![\w+])\+?(?:\((?=\d))?\d(?:[{PHONE_SEPARATORS}]*\d){{6,}}(?!\d)")
 
 # --- names --------------------------------------------------------------------------
 
