@@ -44,7 +44,7 @@ def test_contacts_are_masked_and_the_rest_kept() -> None:
 
 def test_brackets_around_a_contact_stay_in_the_sentence() -> None:
     text = "I'm Sam (sam@example.com, 403-555-0142). And (403) 555 0142 too."
-    assert mask(text) == "I'm Sam ([email], [phone]). And [phone] too."
+    assert mask(text) == "I'm [name] ([email], [phone]). And [phone] too."
 
 
 def test_known_values_match_whole_words_longest_first() -> None:
