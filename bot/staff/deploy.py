@@ -427,8 +427,10 @@ def retrain(project: Project, user: Optional[User], *, with_tests: bool = False,
                               "(var/rasa-api-token or RASA_API_TOKEN), so it cannot be asked to "
                               "load a new model. Nothing was trained.")
         say(f"Checking the training data ({name})...")
+        began = time.monotonic()
         report.checks.append(checks.knowledge_consistent(project))
         report.checks.append(checks.validate_data(project, log_dir / f"validate-{name}.log"))
+        report.timings["checks"] = time.monotonic() - began
         if not all(c.ok for c in report.checks):
             report.message = "Stopped before training: " + _first_failure(report)
             _audit_refusal(project, actor, name, report)

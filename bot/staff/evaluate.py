@@ -85,7 +85,8 @@ def predict(model: Path, holdout_dir: Path) -> Evaluation:
     examples = holdout_examples(holdout_dir)
     idioms = idiom_examples(holdout_dir / "not_crisis.yml")
     texts = [t for t, _ in examples] + [t for t, _ in idioms]
-    guesses, ms = asyncio.run(predict_intents(model, texts))
+    predictions = asyncio.run(predict_intents(model, texts))
+    guesses, ms = predictions.intents, predictions.ms_per_message
     scored = [(t, e, metrics.normalise_prediction(e, g))
               for (t, e), g in zip(examples, guesses[: len(examples)])]
     idiom_scored = [(t, e, g) for (t, e), g in zip(idioms, guesses[len(examples):])]
