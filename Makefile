@@ -7,11 +7,15 @@ PY        := $(VENV)/bin/python
 STAMP     := $(VENV)/.installed
 SPACY_DIR := var/spacy/clinic_en
 MODEL     := models/current.tar.gz
-# umask 077: var/ (conversations, bookings, logs, keys) is owner-only (bot/deploy/files.py).
+# umask 077: var/ (conversations, bookings, logs, keys) is owner-only (bot/files.py).
 RUN       := umask 077 && RASA_TELEMETRY_ENABLED=false PYTHONPATH=$(CURDIR) SQLALCHEMY_SILENCE_UBER_WARNING=1 \
 	     TF_CPP_MIN_LOG_LEVEL=2
 TRAIN_INPUTS := config.yml domain.yml $(shell find data -name '*.yml' 2>/dev/null) \
 	$(shell find bot/nlp bot/rasa_components -name '*.py' -o -name '*.yml' 2>/dev/null)
+
+# The list of training inputs, rewritten only when a file is added or removed: a removed data
+# file makes the model stale although every remaining file is older than it.
+TRAIN_LIST := var/train-inputs.txt
 
 export RASA_TELEMETRY_ENABLED := false
 
@@ -47,7 +51,14 @@ rules: $(STAMP)
 encoder-check: $(STAMP)
 	@$(RUN) $(PY) -m bot.nlp.encoder check
 
-$(MODEL): $(STAMP) $(SPACY_DIR)/meta.json $(TRAIN_INPUTS)
+$(TRAIN_LIST): FORCE
+	@umask 077 && mkdir -p var && printf '%s\n' $(sort $(TRAIN_INPUTS)) > $@.new && \
+	  { cmp -s $@.new $@ && rm $@.new || mv $@.new $@; }
+
+.PHONY: FORCE
+FORCE:
+
+$(MODEL): $(STAMP) $(SPACY_DIR)/meta.json $(TRAIN_INPUTS) $(TRAIN_LIST)
 	@$(RUN) $(PY) -m bot.nlp.encoder check
 	$(RUN) $(PY) -m bot kb rules --check
 	$(RUN) $(PY) -m bot.run rasa train --fixed-model-name current --out models --quiet
@@ -62,7 +73,7 @@ stop:
 	@$(RUN) $(PY) -m bot deploy stop
 
 shell: $(MODEL) kb
-	$(RUN) $(PY) -m rasa shell --model $(MODEL) --endpoints var/run/endpoints.yml
+	$(RUN) $(PY) -m bot.run rasa shell --model $(MODEL) --endpoints var/run/endpoints.yml
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check bot actions tests
@@ -76,7 +87,7 @@ conversation: $(MODEL)
 	$(RUN) $(PY) -m rasa test core --model $(MODEL) --stories tests/conversations \
 	  --fail-on-prediction-errors --out var/results/core
 
-test: $(MODEL) kb
+test: $(MODEL) kb haproxy
 	$(VENV)/bin/ruff check bot actions tests
 	$(VENV)/bin/mypy bot actions
 	$(RUN) $(PY) -m rasa data validate --quiet

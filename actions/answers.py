@@ -8,7 +8,7 @@ from typing import Any, Dict, List, Text
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import latest_intent, send
+from actions.common import latest_intent, send_reply
 from actions.fallback import send_out_of_scope
 from bot.knowledge.answers import build_answer
 from bot.knowledge.store import all_topics
@@ -32,5 +32,5 @@ class ActionAnswer(Action):
             send_out_of_scope(dispatcher, topics, tracker)
             return []
         reply = build_answer(topic, topics)
-        send(dispatcher, reply["text"], reply["custom"], reply["buttons"], tracker)
+        send_reply(dispatcher, reply, tracker)
         return []

@@ -10,19 +10,24 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Callable, Dict, List, Optional, Text
 
-from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.common import (
+    CANCEL_INTENT,
+    SafetyFirstFormValidation,
+    SlotValues,
+    Validator,
     latest_confidence,
     latest_intent,
     latest_text,
     send,
-    send_safety_line_once,
+    taken_as_name,
+    validates,
 )
 from bot.booking import (
     CONFIRMED,
@@ -44,17 +49,13 @@ from bot.booking import (
 )
 from bot.booking import validation as check
 from bot.booking.store import BookingRequest, save_booking
-from bot.intents import CRISIS, PERSONAL_ADVICE
 from bot.knowledge.answers import BOOKING_PAYLOAD
 from bot.messages import message
 from bot.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
-CANCEL_INTENT = "cancel"
 HELP_PAYLOAD = "/help"
-# Messages that are never taken as an answer, however they look.
-NEVER_AN_ANSWER = (CRISIS, CANCEL_INTENT, PERSONAL_ADVICE)
 _CHANGE_WORDS = re.compile(r"\b(?:change|but|wrong|fix|update|correct that)\b", re.IGNORECASE)
 
 
@@ -75,6 +76,17 @@ def _is_contact_correction(tracker: Tracker) -> bool:
     )
 
 
+def validates_booking(
+    slot: str, on_correction: Optional[SlotValues] = None
+) -> Callable[[Validator], Validator]:
+    """The booking validators' preamble: a cleared slot stays cleared (``validates``), and
+    "actually my email is ..." typed at this step is not its answer: the contact is taken
+    (``extract_booking_contact``) and this slot asked again (``on_correction``, default
+    ``{slot: None}``)."""
+    reset = dict(on_correction or {slot: None})
+    return validates(slot, lambda tracker: dict(reset) if _is_contact_correction(tracker) else None)
+
+
 def _refuse(dispatcher: CollectingDispatcher, slot: str, error: Optional[str]) -> Dict[Text, Any]:
     """Tell the person why the answer was not taken; the form then asks again."""
     key = error or "contact_missing"
@@ -82,18 +94,11 @@ def _refuse(dispatcher: CollectingDispatcher, slot: str, error: Optional[str]) -
     return {slot: None}
 
 
-class ValidateBookingForm(FormValidationAction):
+class ValidateBookingForm(SafetyFirstFormValidation):
     """Check each answer, accept "actually my email is ..." at any step, handle the read-back."""
 
     def name(self) -> Text:
         return "validate_booking_form"
-
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> List[Dict[Text, Any]]:
-        """Validate as usual, after one safety line if the answer showed weak signs of risk."""
-        send_safety_line_once(dispatcher, tracker)
-        return await super().run(dispatcher, tracker, domain)
 
     async def required_slots(
         self,
@@ -122,12 +127,7 @@ class ValidateBookingForm(FormValidationAction):
         text = latest_text(tracker)
         if _name_taken_for_cancel(tracker):
             return {NAME: text}
-        if latest_intent(tracker) in NEVER_AN_ANSWER:
-            return {}
-        if (check.looks_like_name(text)
-                and latest_confidence(tracker) < check.NAME_OVERRIDE_MAX_CONFIDENCE):
-            return {NAME: text}
-        return {}
+        return {NAME: text} if taken_as_name(tracker) else {}
 
     async def extract_booking_contact(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -144,13 +144,10 @@ class ValidateBookingForm(FormValidationAction):
             return {}
         return {CONTACT: outcome.value}
 
+    @validates_booking(NAME)
     def validate_booking_name(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
-        if value is None:
-            return {NAME: None}  # cleared, not answered (e.g. at the form's start)
-        if _is_contact_correction(tracker):
-            return {NAME: None}
         outcome = check.check_name(value)
         if outcome.error == "name_looks_like_contact":
             both = check.split_name_and_contact(value)
@@ -161,11 +158,10 @@ class ValidateBookingForm(FormValidationAction):
             return _refuse(dispatcher, NAME, outcome.error)
         return {NAME: outcome.value}
 
+    @validates(CONTACT)
     def validate_booking_contact(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
-        if value is None:
-            return {CONTACT: None}  # cleared, not answered (e.g. at the form's start)
         outcome = check.check_contact(value)
         if not outcome.ok:
             return {**_refuse(dispatcher, CONTACT, outcome.error), CONTACT_KIND: None}
@@ -174,51 +170,40 @@ class ValidateBookingForm(FormValidationAction):
             dispatcher.utter_message(text=message("booking.contact_noted", contact=shown))
         return {CONTACT: outcome.value, CONTACT_KIND: outcome.kind}
 
+    @validates_booking(TIMES)
     def validate_booking_times(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
-        if value is None:
-            return {TIMES: None}  # cleared, not answered (e.g. at the form's start)
-        if _is_contact_correction(tracker):
-            return {TIMES: None}
         outcome = check.check_times(value)
         if not outcome.ok:
             return {**_refuse(dispatcher, TIMES, outcome.error), TIMES_NORMALISED: None}
         return {TIMES: outcome.value, TIMES_NORMALISED: outcome.normalised}
 
+    @validates_booking(REASON)
     def validate_booking_reason(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
-        if value is None:
-            return {REASON: None}  # cleared, not answered (e.g. at the form's start)
-        if _is_contact_correction(tracker):
-            return {REASON: None}
         outcome = check.check_reason(value, latest_intent(tracker))
         if not outcome.ok:
             return _refuse(dispatcher, REASON, outcome.error)
         return {REASON: outcome.value}
 
+    @validates_booking(CONSENT)
     def validate_booking_consent(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
-        if value is None:
-            return {CONSENT: None}  # cleared, not answered (e.g. at the form's start)
-        if _is_contact_correction(tracker):
-            return {CONSENT: None}
         answer = check.yes_or_no(value, latest_intent(tracker), latest_confidence(tracker))
         if answer is None:
             send(dispatcher, message("booking.yes_or_no"), booking_custom(CONSENT))
         return {CONSENT: answer}
 
+    # After a contact correction the new contact is in: read the details back again.
+    @validates_booking(CONFIRMED, on_correction={CONFIRMED: None, FIX_PENDING: False})
     def validate_booking_confirmed(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
         """Yes stores; no asks which detail to change; a named detail is asked again."""
-        if value is None:
-            return {CONFIRMED: None}  # cleared, not answered (e.g. at the form's start)
         ask_again: Dict[Text, Any] = {CONFIRMED: None, FIX_PENDING: False}
-        if _is_contact_correction(tracker):
-            return ask_again  # the new contact is in; read the details back again
         text = check.clean(value)
         answer = check.yes_or_no(text, latest_intent(tracker), latest_confidence(tracker))
         field = check.chosen_field(text)
@@ -241,6 +226,21 @@ class ValidateBookingForm(FormValidationAction):
             return {CONFIRMED: None, FIX_PENDING: True}
         dispatcher.utter_message(text=message("booking.confirm_help"))
         return ask_again
+
+
+class ActionAskBookingReason(Action):
+    """Ask for the reason, naming the emergency number from the settings."""
+
+    def name(self) -> Text:
+        return "action_ask_booking_reason"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
+        dispatcher.utter_message(
+            response="utter_ask_booking_reason", **get_settings().template_values()
+        )
+        return []
 
 
 class ActionAskBookingConsent(Action):

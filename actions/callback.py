@@ -8,25 +8,28 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from abc import ABC, abstractmethod
 from typing import Any, Dict, List, Optional, Text
 
-from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActiveLoop, EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.common import (
+    NEVER_AN_ANSWER,
+    SafetyFirstFormValidation,
     latest_confidence,
     latest_intent,
     latest_text,
     send,
-    send_safety_line_once,
+    taken_as_name,
+    validates,
 )
 from bot.booking import validation as check
 from bot.booking.store import KIND_CALLBACK, BookingRequest, save_booking
 from bot.frontdesk.answers import CONTACT_HUMAN, clinic_citation, open_until, opening_hours, \
     when_text
-from bot.intents import CRISIS, PERSONAL_ADVICE
 from bot.messages import message
 from bot.settings import get_settings
 
@@ -40,7 +43,6 @@ FORM = "callback_form"
 STEP_SUBMITTED = "submitted"
 STEP_CANCELLED = "cancelled"
 STEP_ERROR = "error"
-NEVER_AN_ANSWER = (CRISIS, "cancel", PERSONAL_ADVICE)
 
 
 def callback_custom(step: str, **extra: Any) -> Dict[str, Any]:
@@ -53,15 +55,9 @@ def clear_slots() -> List[EventType]:
     return [SlotSet(slot, None) for slot in SLOTS]
 
 
-class ValidateCallbackForm(FormValidationAction):
+class ValidateCallbackForm(SafetyFirstFormValidation):
     def name(self) -> Text:
         return "validate_callback_form"
-
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> List[Dict[Text, Any]]:
-        send_safety_line_once(dispatcher, tracker)
-        return await super().run(dispatcher, tracker, domain)
 
     async def extract_callback_name(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -69,12 +65,7 @@ class ValidateCallbackForm(FormValidationAction):
         """A name the classifier took for a topic question is still a name (as in booking)."""
         if tracker.get_slot("requested_slot") != NAME or NAME in tracker.slots_to_validate():
             return {}
-        if latest_intent(tracker) in NEVER_AN_ANSWER:
-            return {}
-        text = latest_text(tracker)
-        if check.looks_like_name(text) and latest_confidence(tracker) < check.NAME_OVERRIDE_MAX_CONFIDENCE:
-            return {NAME: text}
-        return {}
+        return {NAME: latest_text(tracker)} if taken_as_name(tracker) else {}
 
     async def extract_callback_phone(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -87,11 +78,10 @@ class ValidateCallbackForm(FormValidationAction):
         outcome = check.check_contact(latest_text(tracker))
         return {PHONE: latest_text(tracker)} if outcome.ok and outcome.kind == check.PHONE else {}
 
+    @validates(NAME)
     def validate_callback_name(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
-        if value is None:
-            return {NAME: None}
         outcome = check.check_name(value)
         if outcome.error == "name_looks_like_contact":
             both = check.split_name_and_contact(value)
@@ -103,11 +93,10 @@ class ValidateCallbackForm(FormValidationAction):
             return {NAME: None}
         return {NAME: outcome.value}
 
+    @validates(PHONE)
     def validate_callback_phone(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
-        if value is None:
-            return {PHONE: None}
         outcome = check.check_contact(value)
         if outcome.ok and outcome.kind == check.PHONE:
             return {PHONE: outcome.value}
@@ -116,20 +105,29 @@ class ValidateCallbackForm(FormValidationAction):
         send(dispatcher, text, callback_custom(PHONE, error=error or "phone_needed"))
         return {PHONE: None}
 
+    @validates(CONSENT)
     def validate_callback_consent(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Dict[Text, Any]:
-        if value is None:
-            return {CONSENT: None}
         answer = check.yes_or_no(value, latest_intent(tracker), latest_confidence(tracker))
         if answer is None:
             send(dispatcher, message("callback.yes_or_no"), callback_custom(CONSENT))
         return {CONSENT: answer}
 
 
-class _Ask(Action):
-    slot = ""
-    key = ""
+class _Ask(Action, ABC):
+    """Asks for one of the call-back form's slots (abstract: rasa-sdk registers only the
+    subclasses, which name the slot and the message)."""
+
+    @property
+    @abstractmethod
+    def slot(self) -> str:
+        """The slot asked for."""
+
+    @property
+    @abstractmethod
+    def key(self) -> str:
+        """The message (config/messages.yml) that asks."""
 
     def name(self) -> Text:
         return f"action_ask_{self.slot}"

@@ -11,7 +11,7 @@ from typing import Any, Dict, List, Text
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import latest_intent, latest_text, send
+from actions.common import latest_intent, latest_text, send_reply
 from bot.frontdesk.answers import CLINIC_HOURS, CLINIC_TOPICS, CONTACT_HUMAN, clinic_reply
 
 
@@ -28,7 +28,7 @@ class ActionClinicAnswer(Action):
         if topic not in CLINIC_TOPICS:
             topic = CLINIC_HOURS
         reply = clinic_reply(topic, latest_text(tracker))
-        send(dispatcher, reply.text, reply.custom, reply.buttons, tracker)
+        send_reply(dispatcher, reply, tracker)
         return []
 
 
@@ -42,5 +42,5 @@ class ActionContactHuman(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
         reply = clinic_reply(CONTACT_HUMAN, latest_text(tracker))
-        send(dispatcher, reply.text, reply.custom, reply.buttons, tracker)
+        send_reply(dispatcher, reply, tracker)
         return []

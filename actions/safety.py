@@ -8,7 +8,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import send
+from actions.common import send_reply
 from bot.knowledge.store import all_topics
 from bot.safety import crisis_reply, personal_advice_reply
 
@@ -25,7 +25,7 @@ class ActionCrisis(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
         reply = crisis_reply()
-        send(dispatcher, reply["text"], reply["custom"], reply["buttons"])
+        send_reply(dispatcher, reply)
         if tracker.active_loop_name:
             return [ActiveLoop(None), SlotSet("requested_slot", None)]
         return []
@@ -45,5 +45,5 @@ class ActionPersonalAdvice(Action):
         except Exception:  # the reply must not depend on the knowledge database
             guidance = None
         reply = personal_advice_reply(guidance)
-        send(dispatcher, reply["text"], reply["custom"], reply["buttons"], tracker)
+        send_reply(dispatcher, reply, tracker)
         return []

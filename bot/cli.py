@@ -14,10 +14,11 @@ from bot import quiet
 COMMAND_MODULES = (
     "bot.knowledge.commands",
     "bot.deploy.commands",
-    "bot.booking.commands",
+    "bot.staff.booking_commands",
     "bot.staff.commands",
     "bot.privacy.commands",
     "bot.notify.commands",
+    "bot.settings.commands",
 )
 
 
@@ -49,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[List[str]] = None) -> int:
     quiet.quiet()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    from bot.deploy.files import private_umask
+    from bot.files import private_umask
 
     private_umask()  # stores, logs and exports this command writes are owner-only
     args = build_parser().parse_args(argv)

@@ -2,11 +2,11 @@
 
 SQLAlchemy 1.4 used in 2.0 style (``future=True``, ``select()``, ``with Session(...)``).
 Nothing connects at import time; ``get_engine`` creates the engine on first use.
+The tables are declared in ``bot.schema`` and created only by ``bot.migrations``.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 from contextlib import contextmanager
 from functools import lru_cache
@@ -16,20 +16,11 @@ from typing import Iterator, Optional
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.engine.url import make_url
-from sqlalchemy.orm import Session, declarative_base
+from sqlalchemy.orm import Session
 
 from bot.settings import get_settings
 
 logger = logging.getLogger(__name__)
-
-Base = declarative_base()
-
-# Modules that declare tables on ``Base``; imported before the schema is created.
-TABLE_MODULES = (
-    "bot.knowledge.store", "bot.booking.store", "bot.web.feedback", "bot.staff.store",
-    "bot.staff.inbox_index",
-    "bot.notify.outbox",
-)
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
@@ -66,14 +57,3 @@ def session_scope(url: Optional[str] = None) -> Iterator[Session]:
         except Exception:
             session.rollback()
             raise
-
-
-def create_schema(url: Optional[str] = None) -> None:
-    """Create every table the project declares (idempotent)."""
-    for module in TABLE_MODULES:
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as error:
-            if not (error.name and module.startswith(error.name)):
-                raise
-    Base.metadata.create_all(get_engine(url))

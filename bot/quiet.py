@@ -50,7 +50,9 @@ def load_filters(path: Path = FILTERS_FILE) -> List[Dict[str, Any]]:
 
 def filter_warnings(path: Path = FILTERS_FILE) -> int:
     """Install the filters (in front of any others); how many were installed."""
-    if os.environ.get(SHOW_ALL):
+    from bot.settings import get_settings
+
+    if get_settings().env.bot_show_all_warnings:
         return 0
     filters = load_filters(path)
     for entry in filters:
@@ -113,6 +115,8 @@ def quiet_servers() -> None:
 
 def quiet(environ: Optional[Dict[str, str]] = None) -> None:
     """Everything an entry point does before importing the heavy libraries."""
+    # Allowed use of os.environ (tests/unit/test_settings.py): it *sets* defaults (telemetry
+    # off, library log levels) that the libraries read before they are imported.
     env = os.environ if environ is None else environ
     for key, value in QUIET_ENV.items():
         env.setdefault(key, value)

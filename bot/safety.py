@@ -2,29 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
+from typing import Dict, List, Optional
 
 from bot.intents import CRISIS, PERSONAL_ADVICE
 from bot.knowledge.answers import BOOKING_PAYLOAD, citations
 from bot.knowledge.store import Topic
 from bot.messages import message
+from bot.reply import Reply
 from bot.settings import Settings, get_settings
 
 
-def crisis_reply(settings: Optional[Settings] = None) -> Dict[str, Any]:
-    """Crisis resources first, in text and in the contract's ``resources`` list."""
+def crisis_reply(settings: Optional[Settings] = None) -> Reply:
+    """The crisis lines from the settings, after a short lead-in (channels list them)."""
     settings = settings or get_settings()
-    lines = [message("crisis_intro", settings)]
-    lines += [f"- {r.name}: {r.phone}. {r.when}" for r in settings.crisis_resources]
-    lines.append(message("crisis_outro", settings))
-    return {
-        "text": "\n".join(lines),
-        "buttons": [],
-        "custom": {
-            "topic": CRISIS,
-            "resources": [r.as_dict() for r in settings.crisis_resources],
-        },
-    }
+    return Reply.of(
+        CRISIS, message("crisis_intro", settings), message("crisis_outro", settings),
+        resources=[r.as_dict() for r in settings.crisis_resources],
+    )
 
 
 def safety_line(settings: Optional[Settings] = None) -> str:
@@ -36,13 +30,14 @@ def safety_line(settings: Optional[Settings] = None) -> str:
 
 def personal_advice_reply(
     guidance: Optional[Topic], settings: Optional[Settings] = None
-) -> Dict[str, Any]:
+) -> Reply:
     """No individual advice: explain why in the article's terms, offer booking."""
     settings = settings or get_settings()
-    custom: Dict[str, Any] = {"topic": PERSONAL_ADVICE}
-    if guidance is not None:
-        custom["citations"] = citations(guidance, settings)
     buttons: List[Dict[str, str]] = [
         {"title": message("buttons.book", settings), "payload": BOOKING_PAYLOAD}
     ]
-    return {"text": message("personal_advice", settings), "buttons": buttons, "custom": custom}
+    return Reply.of(
+        PERSONAL_ADVICE, message("personal_advice", settings),
+        citations=citations(guidance, settings) if guidance is not None else (),
+        buttons=buttons,
+    )

@@ -33,7 +33,8 @@ from typing import Any, Dict, List, Optional
 
 from sqlalchemy import create_engine, text
 
-from bot.deploy import failover, prod
+from bot.deploy import prod
+from bot.evaluation import failover
 from bot.evaluation.load import LoadResult, open_load
 from bot.settings import PROJECT_ROOT
 

@@ -35,7 +35,8 @@ sys.path.insert(0, str(PROJECT))
 from bot import db  # noqa: E402
 from bot.booking.store import BookingRequest, save_booking  # noqa: E402
 from bot.deploy import serve  # noqa: E402
-from bot.notify import outbox  # noqa: E402
+from bot.migrations import migrate  # noqa: E402
+from bot.booking import outbox  # noqa: E402
 from tests.mailservers import SmtpServer  # noqa: E402
 
 
@@ -47,6 +48,7 @@ def _worker(env: Dict[str, str], log: Path) -> subprocess.Popen:
 def outage(args: argparse.Namespace) -> Dict[str, object]:
     tmp = Path(tempfile.mkdtemp(prefix="notify-drill-"))
     url = f"sqlite:///{tmp / 'clinic.db'}"
+    migrate(url)
     smtp = SmtpServer(tmp)
     smtp.handler.delay = args.smtp_delay
     env = {**os.environ, **smtp.env(), "DATABASE_URL": url, "PYTHONPATH": str(PROJECT),
@@ -122,6 +124,7 @@ def latency(args: argparse.Namespace) -> Dict[str, object]:
                        "RATE_LIMIT_ADDRESS_LIMIT": "0", "RATE_LIMIT_SENDER_LIMIT": "0",
                        "NOTIFY_POLL_SECONDS": "0.5", **smtp.env(),
                        "SMTP_TIMEOUT": str(delay + 10)})
+        migrate(config.extra_env["DATABASE_URL"])
         store.sync_topics(store.load_topics_file(), config.extra_env["DATABASE_URL"])
         serve.start(config)
         try:
@@ -179,7 +182,7 @@ def store_cost(args: argparse.Namespace) -> Dict[str, object]:
         booking_store.notification_channels = channels  # type: ignore[assignment]
         tmp = Path(tempfile.mkdtemp(prefix="notify-store-"))
         url = f"sqlite:///{tmp / 'clinic.db'}"
-        booking_store.ensure_schema(url)
+        migrate(url)
         times: List[float] = []
         for index in range(args.requests):
             request = BookingRequest("Store Person", f"p{index}@example.org", "email", "any day")

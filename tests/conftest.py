@@ -12,17 +12,31 @@ os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
 os.environ.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
 
 
+@pytest.fixture(autouse=True)
+def fresh_settings() -> Iterator[None]:
+    """Settings are read once per process (bot.settings.get_settings); each test reads them
+    afresh, so one that sets a variable with monkeypatch sees it (a test that sets one after
+    its first read clears the cache itself)."""
+    from bot.settings import get_settings
+
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
 @pytest.fixture()
 def kb_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A SQLite knowledge database loaded from the real topics.yml, used as DATABASE_URL."""
     from bot import db
     from bot.knowledge import store
+    from bot.migrations import migrate
     from bot.settings import get_settings
 
     url = f"sqlite:///{tmp_path / 'kb.db'}"
     monkeypatch.setenv("DATABASE_URL", url)
     get_settings.cache_clear()
     db.get_engine.cache_clear()
+    migrate(url)
     store.sync_topics(store.load_topics_file())
     yield url
     store._cache.clear()

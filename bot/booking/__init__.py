@@ -19,14 +19,15 @@ FIX_PENDING = "booking_fix_pending"
 REFERENCE = "booking_reference"
 
 # Every slot that holds something the person told us (cleared after submit or cancel).
+# Narrower sets: bot.privacy.masking.MASKED_SLOTS (nulled in a stored conversation) and
+# bot.staff.inbox.IDENTITY_SLOTS (values masked before staff read a conversation).
 PERSONAL_SLOTS = FORM_SLOTS + (CONTACT_KIND, TIMES_NORMALISED, FIX_PENDING)
 
 FORM = "booking_form"
 TOPIC = "booking"
 
-# Values of the reply contract's ``step`` besides the slot being asked.
-STEP_CONFIRM = "confirm"
-STEP_FIX = "fix"
+# Values of the reply contract's ``step`` besides the slot being asked (the read-back's
+# ``confirm`` and ``fix`` are in its responses in domain.yml).
 STEP_SUBMITTED = "submitted"
 STEP_CANCELLED = "cancelled"
 STEP_ERROR = "error"

@@ -12,16 +12,17 @@ import hashlib
 import json
 import logging
 import secrets
-import threading
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import List, Optional, Sequence, Set
+from typing import List, Optional, Sequence
 
-from sqlalchemy import Column, DateTime, Integer, String, Text, func, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from bot.db import Base, get_engine, session_scope
-from bot.notify import outbox
+from bot.db import session_scope
+from bot.booking import outbox
+from bot.schema import (BOOKING_STATUS_NEW, KIND_BOOKING, BookingRequestRow, SchemaNotReady,
+                        require)
 from bot.settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -30,30 +31,11 @@ logger = logging.getLogger(__name__)
 REFERENCE_PREFIX = "HF-"
 REFERENCE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 REFERENCE_LENGTH = 6
-STATUS_NEW = "new"
-# What the person asked for: a consultation, or only a call from the front desk.
-KIND_BOOKING = "booking"
+STATUS_NEW = BOOKING_STATUS_NEW
+# What the person asked for: a consultation (KIND_BOOKING, beside the table in bot.schema)
+# or only a call from the front desk.
 KIND_CALLBACK = "callback"
 MAX_REFERENCE_ATTEMPTS = 8
-
-
-class BookingRequestRow(Base):  # type: ignore[valid-type,misc]
-    __tablename__ = "booking_requests"
-
-    id = Column(Integer, primary_key=True, autoincrement=True)
-    reference = Column(String(16), nullable=False, unique=True)
-    created_at = Column(DateTime(timezone=True), nullable=False, index=True)
-    status = Column(String(20), nullable=False, default=STATUS_NEW)
-    name = Column(String(100), nullable=False)
-    contact = Column(String(254), nullable=False)
-    contact_kind = Column(String(10), nullable=False)
-    times_text = Column(Text, nullable=False)
-    times_normalised = Column(Text, nullable=True)
-    reason = Column(Text, nullable=True)
-    consent_at = Column(DateTime(timezone=True), nullable=False)
-    conversation_hash = Column(String(64), nullable=False)
-    idempotency_key = Column(String(64), nullable=False, unique=True)
-    kind = Column(String(10), nullable=False, default=KIND_BOOKING, server_default=KIND_BOOKING)
 
 
 @dataclass(frozen=True)
@@ -108,33 +90,22 @@ class UnknownBooking(LookupError):
     """No booking request has this reference."""
 
 
-_schema_ready: Set[str] = set()
-_schema_lock = threading.Lock()
-
-
 def _url(url: Optional[str]) -> str:
     return url or get_settings().database_url
 
 
-def ensure_schema(url: Optional[str] = None) -> None:
-    """Create the booking table on first use in this process (idempotent)."""
-    database_url = _url(url)
-    if database_url in _schema_ready:
-        return
-    with _schema_lock:
-        if database_url in _schema_ready:
-            return
-        engine = get_engine(database_url)
-        try:
-            Base.metadata.create_all(engine, tables=_TABLES())
-        except SQLAlchemyError:
-            # Another process may have created it at the same moment; check again.
-            Base.metadata.create_all(engine, tables=_TABLES())
-        _schema_ready.add(database_url)
+TABLES = (BookingRequestRow.__tablename__, outbox.OutboxRow.__tablename__)
 
 
-def _TABLES() -> list:  # noqa: N802 - a constant computed on use
-    return [BookingRequestRow.__table__, outbox.OutboxRow.__table__]
+def require_schema(url: Optional[str] = None) -> None:
+    """Check that the migrations made the booking and outbox tables (this store never does).
+
+    Raises BookingStoreError, with the command to run, when they are missing."""
+    try:
+        require(_url(url), TABLES)
+    except SchemaNotReady as error:
+        logger.error("booking store: %s", error)
+        raise BookingStoreError(str(error)) from None
 
 
 def notification_channels(request: BookingRequest) -> List[str]:
@@ -179,7 +150,7 @@ def save_booking(
     key = request.fingerprint(conversation_id)
     stamp = now or datetime.now(timezone.utc)
     try:
-        ensure_schema(database_url)
+        require_schema(database_url)
         for _attempt in range(MAX_REFERENCE_ATTEMPTS):
             reference = new_reference()
             try:
@@ -238,7 +209,7 @@ def get_booking(reference: str, url: Optional[str] = None) -> Optional[StoredBoo
     """One request by its reference, or None."""
     database_url = _url(url)
     try:
-        ensure_schema(database_url)
+        require_schema(database_url)
         with session_scope(database_url) as session:
             row = session.execute(
                 select(BookingRequestRow).where(BookingRequestRow.reference == reference)
@@ -254,7 +225,7 @@ def count_with_status(statuses: Sequence[str], url: Optional[str] = None) -> int
     """How many requests have one of ``statuses`` (the staff pages' open count)."""
     database_url = _url(url)
     try:
-        ensure_schema(database_url)
+        require_schema(database_url)
         with session_scope(database_url) as session:
             return int(session.execute(
                 select(func.count()).select_from(BookingRequestRow)
@@ -272,7 +243,7 @@ def list_bookings(
     """Booking requests, newest first."""
     database_url = _url(url)
     try:
-        ensure_schema(database_url)
+        require_schema(database_url)
         query = select(BookingRequestRow).order_by(
             BookingRequestRow.created_at.desc(), BookingRequestRow.id.desc()
         )
@@ -292,7 +263,7 @@ def set_status(reference: str, status: str, url: Optional[str] = None) -> str:
     """Give one request a new status (the front desk's follow-up); return the one it had."""
     database_url = _url(url)
     try:
-        ensure_schema(database_url)
+        require_schema(database_url)
         with session_scope(database_url) as session:
             row = session.execute(
                 select(BookingRequestRow).where(BookingRequestRow.reference == reference)

@@ -14,10 +14,16 @@ from dataclasses import dataclass
 from typing import List, Optional, Tuple
 
 from bot.booking import CONTACT, NAME, REASON, TIMES
+from bot.contacts import (
+    EMAIL_ADDRESS,
+    EMAIL_LOCAL_MAX,
+    EMAIL_MAX,
+    NAME_INTRODUCTION,
+    PHONE_CANDIDATE,
+)
 
 NAME_MAX = 100
 TEXT_MAX = 200
-EMAIL_MAX = 254
 
 EMAIL = "email"
 PHONE = "phone"
@@ -50,13 +56,6 @@ def _words(text: str) -> str:
 
 
 # --- name ---------------------------------------------------------------------------
-
-_NAME_PREFIX = re.compile(
-    r"^(?:(?:hi|hello|hey)[,!.]?\s+)?(?:my\s+name\s+is|my\s+name's|name\s+is|name's|name:|"
-    r"i\s+am|i'm|it's|it\s+is|this\s+is|call\s+me)\s+",
-    re.IGNORECASE,
-)
-
 
 # A short capitalised phrase at the name step is taken as the name even when the classifier
 # guessed a knowledge topic for it ("Sam Okafor" -> sources, 0.58), unless it was this sure.
@@ -96,7 +95,7 @@ def check_name(text: object) -> Outcome:
     value = clean(text)
     if len(value) > NAME_MAX:
         return Outcome(error="name_too_long")
-    value = _NAME_PREFIX.sub("", value.replace("\u2019", "'")).strip(" .,!")
+    value = NAME_INTRODUCTION.sub("", value.replace("\u2019", "'")).strip(" .,!")
     if "@" in value or len(re.sub(r"\D", "", value)) >= 5:
         return Outcome(error="name_looks_like_contact")
     if not value or not any(ch.isalpha() for ch in value):
@@ -106,17 +105,7 @@ def check_name(text: object) -> Outcome:
 
 # --- contact ------------------------------------------------------------------------
 
-_EMAIL_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
-_EMAIL = re.compile(
-    rf"^(?P<local>{_EMAIL_ATOM}(?:\.{_EMAIL_ATOM})*)@"
-    r"(?P<domain>(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63})$"
-)
 _TOKEN_EDGES = "\"'`()[]{}<>,;:!?"
-_PHONE = re.compile(
-    r"(?P<number>\+?\d[\d\s().\-\u2010-\u2013]{5,}\d)"
-    r"(?:\s*(?:ext\.?|extension|x)\s*(?P<ext>\d{1,6}))?",
-    re.IGNORECASE,
-)
 
 
 def _email_tokens(text: str) -> List[Tuple[int, int, str]]:
@@ -133,8 +122,8 @@ def _email_tokens(text: str) -> List[Tuple[int, int, str]]:
 
 
 def check_email(token: str) -> Outcome:
-    match = _EMAIL.match(token)
-    if not match or len(token) > EMAIL_MAX or len(match.group("local")) > 64:
+    match = EMAIL_ADDRESS.match(token)
+    if not match or len(token) > EMAIL_MAX or len(match.group("local")) > EMAIL_LOCAL_MAX:
         return Outcome(error="email_invalid")
     return Outcome(value=f"{match.group('local')}@{match.group('domain').lower()}", kind=EMAIL)
 
@@ -175,7 +164,7 @@ def check_contact(text: object) -> Outcome:
     spans = _email_tokens(value)
     for start, _end, token in spans:
         candidates.append((start, check_email(token)))
-    for match in _PHONE.finditer(value):
+    for match in PHONE_CANDIDATE.finditer(value):
         if any(start <= match.start() < end for start, end, _ in spans):
             continue  # digits inside an email address
         candidates.append((match.start(), check_phone(match.group("number"), match.group("ext"))))

@@ -15,7 +15,6 @@ Rasa reads them from the environment as usual.
 from __future__ import annotations
 
 import logging
-import os
 import re
 import sys
 from dataclasses import dataclass, field
@@ -24,7 +23,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import yaml
 
-from bot.settings import PROJECT_ROOT
+from bot.settings import PROJECT_ROOT, environment
 
 logger = logging.getLogger(__name__)
 
@@ -103,7 +102,7 @@ def write_credentials(
     path: Path, environ: Optional[Mapping[str, str]] = None, template: Path = TEMPLATE
 ) -> Path:
     """Write the credentials for ``environ`` to ``path``; log which channels are on."""
-    env = os.environ if environ is None else environ
+    env = environment().as_environ() if environ is None else environ
     plan = build(env, template.read_text(encoding="utf-8"))
     for channel, missing in plan.incomplete.items():
         logger.warning("%s channel is off: %s not set", channel, ", ".join(missing))
@@ -120,7 +119,7 @@ def write_credentials(
 
 def main(argv: List[str]) -> int:
     target = Path(argv[0]) if argv else PROJECT_ROOT / "var" / "run" / "credentials.yml"
-    plan = build(os.environ, TEMPLATE.read_text(encoding="utf-8"))
+    plan = build(environment().as_environ(), TEMPLATE.read_text(encoding="utf-8"))
     write_credentials(target)
     print(f"Wrote {target}; messaging channels on: {', '.join(plan.enabled) or 'none'}")
     for channel, missing in plan.incomplete.items():

@@ -6,9 +6,10 @@ Pure functions, no I/O, so every rule is unit-tested (tests/unit/test_channel_fo
   where it has none (SMS, WhatsApp through Twilio) or cannot show them as they are (too many,
   a title or payload over the channel's limit); :func:`numbered_options` and
   :func:`pick_option` let a reply of "2" pick option 2 afterwards;
-- the reply contract's ``custom`` objects are never sent raw: citations become a short
-  source line with the DOI link (unless the text already carries it), crisis resources are
-  added to the text when a message forgot one;
+- a reply is laid out from its structured ``custom`` object (``bot.reply``), never by
+  taking its text apart: the text parts, a line per crisis resource, and a short source
+  line with the DOI link (the reply's own when it carries the link); the ``custom`` object
+  itself is never sent raw;
 - long texts are split within the channel's limit at a paragraph or sentence boundary.
 
 Lengths are measured in UTF-16 code units, as Telegram counts them; that is never less
@@ -20,6 +21,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+
+from bot import reply as said
 
 NUMBERED_INTRO = "Reply with a number:"
 
@@ -153,7 +156,7 @@ def _hard_end(text: str, start: int, limit: int) -> int:
     return low
 
 
-# -- citations and crisis resources --------------------------------------------------------
+# -- citations --------------------------------------------------------------------------------
 
 
 def short_authors(authors: str) -> str:
@@ -216,29 +219,20 @@ def _citation_links(citations: Iterable[Mapping[str, Any]]) -> List[str]:
     return [link for link in links if link]
 
 
-def _with_source(text: str, citations: List[Mapping[str, Any]]) -> str:
-    """``text`` with a source line carrying the DOI link (replacing one that lacks it)."""
-    links = _citation_links(citations)
-    if not citations or (links and all(link in text for link in links)):
-        return text
-    line = source_line(citations)
-    lines = text.split("\n")
-    for index in range(len(lines) - 1, -1, -1):
-        if lines[index].strip().lower().startswith("source:"):
-            lines[index] = line
-            return "\n".join(lines)
-    return f"{text}\n{line}" if text else line
+def laid_out(reply: said.Reply, earlier: str = "") -> str:
+    """The reply's text for a messaging channel: lead-in, crisis lines, parts, source line.
 
-
-def _with_resources(text: str, resources: List[Mapping[str, Any]]) -> str:
-    """``text`` naming every crisis resource (a line is added for any it leaves out)."""
-    missing = [
-        r for r in resources
-        if isinstance(r, Mapping) and str(r.get("phone") or "") not in text
-    ]
-    lines = [f"- {r.get('name', '')}: {r.get('phone', '')}. {r.get('when', '')}".strip()
-             for r in missing]
-    return "\n".join(([text] if text else []) + lines)
+    The source line is the reply's own when it (or the turn's ``earlier`` text) carries
+    every citation link; otherwise one is made from the citations, with the DOI link.
+    """
+    lines = said.body_lines(reply)
+    source = reply.source
+    if reply.citations:
+        shown = "\n".join([earlier, *lines, source])
+        links = _citation_links(reply.citations)
+        if not (links and all(link in shown for link in links)):
+            source = source_line(reply.citations)
+    return "\n".join(lines + ([source] if source else [])).strip()
 
 
 # -- buttons -------------------------------------------------------------------------------
@@ -293,38 +287,30 @@ class _Block:
     buttons: List[Button]
 
 
+def _media(message: Mapping[str, Any]) -> List[str]:
+    links = []
+    for key in ("image", "attachment"):
+        value = message.get(key)
+        if isinstance(value, str) and value.startswith(("http://", "https://")):
+            links.append(value)
+    return links
+
+
 def _blocks(messages: Sequence[Mapping[str, Any]]) -> List[_Block]:
-    """Messages with text or buttons, with each ``custom`` object folded into the text."""
+    """One block per message with text or buttons; a structured reply is laid out here."""
     blocks: List[_Block] = []
     for message in messages:
-        text = str(message.get("text") or "").strip()
-        for key in ("image", "attachment"):
-            value = message.get(key)
-            if isinstance(value, str) and value.startswith(("http://", "https://")):
-                text = f"{text}\n{value}".strip()
-        buttons = _buttons(message)
+        reply = said.from_message(message)
+        if reply is None:
+            text = str(message.get("text") or "").strip()
+            buttons = _buttons(message)
+        else:
+            text = laid_out(reply, "\n".join(b.text for b in blocks))
+            buttons = _buttons({"buttons": [dict(b) for b in reply.buttons]})
+        text = "\n".join([text, *_media(message)]).strip()
         if text or buttons:
             blocks.append(_Block(text, buttons))
-        custom = message.get("custom")
-        if not isinstance(custom, Mapping):
-            continue
-        if not blocks:
-            blocks.append(_Block("", []))
-        target = blocks[-1]
-        citations = custom.get("citations")
-        if isinstance(citations, list) and citations:
-            turn_text = "\n".join(b.text for b in blocks)
-            links = _citation_links(citations)
-            if not (links and all(link in turn_text for link in links)):
-                target.text = _with_source(target.text, citations)
-        resources = custom.get("resources")
-        if isinstance(resources, list) and resources:
-            turn_text = "\n".join(b.text for b in blocks)
-            missing = [r for r in resources
-                       if isinstance(r, Mapping) and str(r.get("phone") or "") not in turn_text]
-            if missing:
-                target.text = _with_resources(target.text, missing)
-    return [b for b in blocks if b.text or b.buttons]
+    return blocks
 
 
 def _numbered(blocks: Sequence[_Block], profile: ChannelProfile) -> List[List[Option]]:

@@ -1,17 +1,16 @@
 """What every channel does around Rasa: clean input, throttle floods, never stay silent.
 
 Rasa answers nothing when the action server fails (rasa#4073) and applies no rate limit;
-these helpers close both gaps for every channel the same way.
+these helpers close both gaps for every channel the same way. The short wait for the action
+server itself is an adaptation of Rasa, installed at server start (``bot.runtime``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from collections import OrderedDict, defaultdict, deque
-from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, Deque, Dict, List, Mapping, Optional
 
@@ -23,9 +22,6 @@ logger = logging.getLogger(__name__)
 # tokens, 2-3 s of encoding on one core.
 MAX_MESSAGE_CHARS = 20000
 MAX_SENDER_CHARS = 128
-# Rasa waits 300 s for the action server (rasa.core.constants.DEFAULT_REQUEST_TIMEOUT);
-# the person should hear back long before the turn's own time limit.
-DEFAULT_ACTION_TIMEOUT = 5.0
 EMPTY_MESSAGE_PAYLOAD = "/help"
 ERROR_TOPIC = "help"
 
@@ -60,53 +56,6 @@ def clean_sender(value: Any) -> str:
     return value.strip()
 
 
-# Set in a turn's task once a call to the action server timed out or could not connect.
-_unreachable_in_turn: ContextVar[bool] = ContextVar("action_server_unreachable", default=False)
-
-
-def limit_action_server_wait(seconds: float) -> None:
-    """Make Rasa give up on the action server after ``seconds`` instead of 300.
-
-    Rasa reads ``DEFAULT_REQUEST_TIMEOUT`` from these two modules' globals at each call
-    (the session's total timeout and the action request's own), so setting them when the
-    channel is created, at server start-up, is enough. A call that times out fails the
-    action; the turn then ends without a reply and the channel sends its apology.
-
-    One turn can call the action server several times (a booking turn: the form, then its
-    question). Once a call in a turn has timed out or found no server, the turn's later
-    calls fail at once instead of waiting again, so the apology comes after one wait.
-    A refusal (HTTP 400, a form rejecting an answer) is an answer, not an outage.
-    """
-    import rasa.core.actions.action as rasa_action
-    import rasa.utils.endpoints as rasa_endpoints
-
-    rasa_endpoints.DEFAULT_REQUEST_TIMEOUT = seconds  # type: ignore[attr-defined]
-    rasa_action.DEFAULT_REQUEST_TIMEOUT = seconds  # type: ignore[attr-defined]
-    _fail_fast_after_an_outage(rasa_endpoints.EndpointConfig)
-    logger.info("action server calls time out after %.1f s", seconds)
-
-
-def _fail_fast_after_an_outage(endpoint_class: Any) -> None:
-    """Wrap ``EndpointConfig.request`` once (see ``limit_action_server_wait``)."""
-    import aiohttp
-
-    original = endpoint_class.request
-    if getattr(original, "_clinic_fail_fast", False):
-        return
-
-    async def request(self: Any, *args: Any, **kwargs: Any) -> Any:
-        if _unreachable_in_turn.get():
-            raise aiohttp.ClientConnectionError("the action server failed earlier in this turn")
-        try:
-            return await original(self, *args, **kwargs)
-        except (asyncio.TimeoutError, aiohttp.ClientConnectionError):
-            _unreachable_in_turn.set(True)
-            raise
-
-    request._clinic_fail_fast = True  # type: ignore[attr-defined]
-    endpoint_class.request = request
-
-
 def unavailable_reply() -> Dict[str, Any]:
     """The apology sent when the assistant could not answer, with the clinic's number."""
     return {
@@ -124,14 +73,14 @@ async def run_with_reply_guarantee(
     sent: Callable[[], List[Mapping[str, Any]]],
     timeout: float,
 ) -> bool:
-    """Run ``handle``; return False when it failed, timed out or sent nothing at all."""
+    """Run ``handle``; return False when it failed, timed out or sent nothing at all.
 
-    async def turn() -> Any:
-        _unreachable_in_turn.set(False)  # each turn tries the action server afresh
-        return await handle()
-
+    The turn runs in an asyncio task of its own, which starts with a copy of the caller's
+    context: what ``bot.runtime.action_wait`` notes in it (the action server timed out)
+    stays in this turn, and the next turn tries the action server afresh.
+    """
     try:
-        await asyncio.wait_for(turn(), timeout=timeout)
+        await asyncio.wait_for(asyncio.ensure_future(handle()), timeout=timeout)
     except asyncio.TimeoutError:
         logger.error("turn not answered within %.0f s", timeout)
         return False
@@ -169,11 +118,13 @@ class RateLimiter:
         return True
 
 
-def limiter_from_env(prefix: str, default_limit: int, default_window: float) -> RateLimiter:
-    return RateLimiter(
-        int(os.environ.get(f"{prefix}_LIMIT", default_limit)),
-        float(os.environ.get(f"{prefix}_WINDOW", default_window)),
-    )
+def limiter_from_env(prefix: str) -> RateLimiter:
+    """``<PREFIX>_LIMIT`` hits per ``<PREFIX>_WINDOW`` seconds (bot/settings/environment.py)."""
+    from bot.settings import get_settings
+
+    env = get_settings().env
+    return RateLimiter(int(getattr(env, f"{prefix.lower()}_limit")),
+                       float(getattr(env, f"{prefix.lower()}_window")))
 
 
 class RecentKeys:

@@ -25,6 +25,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional
 
+from bot.settings import environment
+
 logger = logging.getLogger(__name__)
 
 KEY_ENV = "SENDER_ID_KEY"
@@ -36,15 +38,13 @@ CHANNELS = ("twilio", "telegram", "facebook", "slack")
 
 def channel_key(environ: Optional[Mapping[str, str]] = None) -> bytes:
     """The HMAC key: ``SENDER_ID_KEY``, or the key file (made, 0600, when missing)."""
-    from bot.settings import PROJECT_ROOT
-
-    env = os.environ if environ is None else environ
-    given = env.get(KEY_ENV, "").strip()
+    env = environment(environ)
+    given = (env.sender_id_key or "").strip()
     if given:
         if len(given.encode()) < MIN_KEY_BYTES:
             raise RuntimeError(f"{KEY_ENV} must be at least {MIN_KEY_BYTES} characters.")
         return given.encode()
-    return _file_key(env.get(KEY_FILE_ENV) or str(PROJECT_ROOT / "var" / "keys" / "sender-id.key"))
+    return _file_key(str(env.sender_id_key_file))
 
 
 @lru_cache(maxsize=4)
@@ -106,7 +106,7 @@ def migrate_tracker(tracker_url: str, clinic_url: Optional[str] = None,
     """
     import sqlalchemy as sa
 
-    from bot.staff.inbox import EVENTS
+    from bot.schema import TRACKER_EVENTS as EVENTS
 
     engine = sa.create_engine(tracker_url)
     try:
@@ -134,7 +134,7 @@ def _rename_in_clinic_database(url: str, renames: Dict[str, str]) -> None:
     import sqlalchemy as sa
 
     from bot.booking.store import BookingRequestRow, hash_conversation
-    from bot.web.feedback import FeedbackRow
+    from bot.schema import FeedbackRow
 
     engine = sa.create_engine(url)
     try:

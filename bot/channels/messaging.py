@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import weakref
 from dataclasses import dataclass, field, replace
 from typing import (
@@ -109,8 +108,10 @@ def collector_for(channel: str) -> TurnCollector:
 
 
 def env_url(name: str) -> Optional[str]:
-    """A provider API base URL override (only the tests set these)."""
-    value = os.environ.get(name, "").strip()
+    """A provider API base URL override (only the tests set these), e.g. ``TWILIO_API_URL``."""
+    from bot.settings import get_settings
+
+    value = (getattr(get_settings().env, name.lower()) or "").strip()
     return value or None
 
 
@@ -121,7 +122,7 @@ class MessagingInput(InputChannel):
 
     def _init_pipeline(self, turn_timeout: Optional[float] = None) -> None:
         self.turn_timeout = float(turn_timeout or DEFAULT_TURN_TIMEOUT)
-        self.per_sender = guard.limiter_from_env("RATE_LIMIT_SENDER", 10, 5.0)
+        self.per_sender = guard.limiter_from_env("RATE_LIMIT_SENDER")
         self.delivered = guard.RecentKeys()
         self._tasks: Set["asyncio.Task[None]"] = set()
         identity.channel_key()  # made (or its absence reported) at start-up, not mid-turn

@@ -1,9 +1,11 @@
 """The REST channel (``/webhooks/rest/webhook``) with the project's safeguards.
 
 Same request and reply format as Rasa's RestInput, plus: input validated with a clear
-400, a per-sender and per-address rate limit, a turn time limit, a short wait for the
-action server (``action_timeout``, or ``ACTION_TIMEOUT``; Rasa's own is 300 s), and an
-apology with the clinic's phone number whenever the turn produced no reply (rasa#4073).
+400, a per-sender and per-address rate limit, a turn time limit, and an apology with the
+clinic's phone number whenever the turn produced no reply (rasa#4073). This channel's
+entry in credentials.yml also says how long Rasa waits for the action server
+(``action_timeout``, or ``ACTION_TIMEOUT``; Rasa's own is 300 s): :func:`action_wait`, which
+the server start applies (``bot.run``, ``bot.runtime``).
 User text is never logged. ``GET /webhooks/rest/`` answers 503 if Rasa fell back to
 keeping conversations in memory (it does so silently when a tracker store cannot be
 loaded).
@@ -18,22 +20,52 @@ a request is stored. Requests without an ``Origin`` (servers, tests, curl) work 
 from __future__ import annotations
 
 import logging
-import os
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
+from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional, Text
 
+import yaml
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from bot.channels import banner, guard, identity
+from bot.channels import guard, identity
 from bot.channels.metadata import keep_allowed, rest_keys
-from bot.rasa_components import action_validation
-from bot.web import allowed_origins
+from bot.settings import get_settings
+from bot.settings.origins import allowed_origins
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_TURN_TIMEOUT = 10.0
+# Rasa waits 300 s for the action server (rasa.core.constants.DEFAULT_REQUEST_TIMEOUT);
+# the person should hear back long before the turn's own time limit.
+DEFAULT_ACTION_TIMEOUT = 5.0
+
+
+def action_wait(credentials: Optional[Mapping[str, Any]]) -> float:
+    """Seconds Rasa should wait for the action server, from this channel's credentials.
+
+    ``action_timeout``, else ``ACTION_TIMEOUT``, else 5 s; a wait not below the turn limit
+    (``turn_timeout``) is cut to half the turn, so the apology still comes within the turn.
+    """
+    credentials = credentials or {}
+    action_timeout = float(credentials.get("action_timeout") or get_settings().env.action_timeout
+                           or DEFAULT_ACTION_TIMEOUT)
+    turn_timeout = float(credentials.get("turn_timeout") or DEFAULT_TURN_TIMEOUT)
+    if action_timeout >= turn_timeout:
+        logger.warning("action_timeout %.1f s is not below turn_timeout %.1f s; using %.1f s",
+                       action_timeout, turn_timeout, turn_timeout / 2)
+        action_timeout = turn_timeout / 2
+    return action_timeout
+
+
+def action_wait_from_file(credentials_file: Optional[str]) -> float:
+    """:func:`action_wait` for this channel's entry in a credentials file (or none)."""
+    entry: Any = None
+    if credentials_file:
+        with open(credentials_file, encoding="utf-8") as handle:
+            entries = yaml.safe_load(handle) or {}
+        entry = entries.get(f"{ClinicRestInput.__module__}.{ClinicRestInput.__qualname__}")
+    return action_wait(entry if isinstance(entry, dict) else None)
 
 
 def _conversations_in_memory(request: Request) -> bool:
@@ -56,36 +88,25 @@ class ClinicRestInput(InputChannel):
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "ClinicRestInput":
         credentials = credentials or {}
-        action_timeout = credentials.get("action_timeout") or os.environ.get("ACTION_TIMEOUT")
         return cls(
             turn_timeout=float(credentials.get("turn_timeout") or DEFAULT_TURN_TIMEOUT),
-            action_timeout=float(action_timeout or guard.DEFAULT_ACTION_TIMEOUT),
             origins=credentials.get("allowed_origins") or allowed_origins(),
         )
 
     def __init__(
         self,
         turn_timeout: float = DEFAULT_TURN_TIMEOUT,
-        action_timeout: float = guard.DEFAULT_ACTION_TIMEOUT,
         origins: Optional[List[str]] = None,
     ) -> None:
         self.turn_timeout = turn_timeout
         self.origins = frozenset(allowed_origins() if origins is None else origins)
-        if action_timeout >= turn_timeout:
-            logger.warning("action_timeout %.1f s is not below turn_timeout %.1f s; using %.1f s",
-                           action_timeout, turn_timeout, turn_timeout / 2)
-            action_timeout = turn_timeout / 2
-        self.action_timeout = action_timeout
-        guard.limit_action_server_wait(action_timeout)
-        action_validation.install()
-        banner.install()  # GET / answers without Rasa's version
-        self.per_sender = guard.limiter_from_env("RATE_LIMIT_SENDER", 10, 5.0)
-        self.per_address = guard.limiter_from_env("RATE_LIMIT_ADDRESS", 200, 1.0)
+        self.per_sender = guard.limiter_from_env("RATE_LIMIT_SENDER")
+        self.per_address = guard.limiter_from_env("RATE_LIMIT_ADDRESS")
         self.metadata_keys = rest_keys()
 
     @staticmethod
     def _address(request: Request) -> str:
-        if os.environ.get("TRUST_PROXY_HEADERS") == "1":
+        if get_settings().env.trust_proxy_headers:
             forwarded = request.headers.get("x-forwarded-for", "")
             if forwarded:
                 return forwarded.split(",")[0].strip()

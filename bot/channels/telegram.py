@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 from typing import Any, Dict, List, Optional, Text, Union
 
@@ -26,6 +25,7 @@ from sanic.response import HTTPResponse
 from bot.channels import format as fmt
 from bot.channels import signatures
 from bot.channels.messaging import Incoming, MessagingInput, env_url
+from bot.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
@@ -99,7 +99,7 @@ class ClinicTelegramInput(MessagingInput, TelegramInput):
     ) -> None:
         super().__init__(access_token, verify, webhook_url, debug_mode=False)
         self.secret_token = signatures.telegram_secret(
-            access_token, secret_token or os.environ.get("TELEGRAM_SECRET_TOKEN")
+            access_token, secret_token or get_settings().env.telegram_secret_token
         )
         api_url = api_url or env_url("TELEGRAM_API_URL")
         self.server = TelegramAPIServer.from_base(api_url) if api_url else TELEGRAM_PRODUCTION

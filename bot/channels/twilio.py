@@ -15,7 +15,6 @@ one the server sees: set ``TWILIO_WEBHOOK_URL`` to the exact URL in the Twilio c
 from __future__ import annotations
 
 import logging
-import os
 from typing import Any, Dict, List, Optional, Sequence, Text, Tuple, Union
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
@@ -29,6 +28,7 @@ from twilio.rest import Client
 from bot.channels import format as fmt
 from bot.channels import signatures
 from bot.channels.messaging import Incoming, MessagingInput, env_url
+from bot.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ def public_url(request: Request, configured: Optional[str]) -> str:
     if configured:
         return configured
     url = request.url
-    if os.environ.get("TRUST_PROXY_HEADERS") == "1":
+    if get_settings().env.trust_proxy_headers:
         parts = urlsplit(url)
         scheme = request.headers.get("x-forwarded-proto", parts.scheme).split(",")[0].strip()
         host = request.headers.get("x-forwarded-host", parts.netloc).split(",")[0].strip()
@@ -90,7 +90,7 @@ class ClinicTwilioInput(MessagingInput, TwilioInput):
             account_sid=str(credentials["account_sid"]),
             auth_token=str(credentials["auth_token"]),
             twilio_number=str(credentials.get("twilio_number") or ""),
-            webhook_url=credentials.get("webhook_url") or os.environ.get("TWILIO_WEBHOOK_URL"),
+            webhook_url=credentials.get("webhook_url") or get_settings().env.twilio_webhook_url,
             api_url=credentials.get("api_url"),
             turn_timeout=credentials.get("turn_timeout"),
         )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import time
 
 from bot.deploy import serve
@@ -87,10 +86,10 @@ def _migrate(args: argparse.Namespace) -> int:
     url = get_settings().database_url
     ensure_database(url)
     ran = migrate(url)
-    if os.environ.get("TRACKER_DB_URL"):
+    if "TRACKER_DB_URL" in get_settings().env.given:
         from bot.channels.identity import migrate_tracker
 
-        migrate_tracker(os.environ["TRACKER_DB_URL"], url)  # keyed channel conversations
+        migrate_tracker(get_settings().env.tracker_url(), url)  # keyed channel conversations
     print(f"Applied migrations {ran}; the database is at version {max(applied_versions(url))}."
           if ran else f"Nothing to do; the database is at version {max(applied_versions(url))}.")
     return 0

@@ -4,7 +4,7 @@
 
 * PostgreSQL databases ``clinic`` (knowledge base, bookings, staff data, feedback; migrated by
   ``bot.migrations``) and ``clinic_tracker`` (Rasa's SQL tracker store), created if missing;
-* Redis as the lock store, with ``bot.deploy.locks.AtomicRedisLockStore`` (rasa#11256);
+* Redis as the lock store, with ``bot.runtime.locks.AtomicRedisLockStore`` (rasa#11256);
 * N action servers and N Rasa servers (default 2 + 2), each a process of its own;
 * HAProxy: the public frontend hashes the REST webhook's JSON ``sender`` onto a Rasa server
   (one conversation, one replica) with a health check on ``/webhooks/rest/``; a second
@@ -43,7 +43,7 @@ from sqlalchemy.exc import OperationalError
 from bot.channels.credentials import write_credentials
 from bot.deploy import serve
 from bot.deploy.endpoints import endpoints as endpoints_from_env
-from bot.settings import PROJECT_ROOT
+from bot.settings import PROJECT_ROOT, environment
 
 logger = logging.getLogger(__name__)
 
@@ -52,22 +52,25 @@ PROD_LOG_DIR = serve.VAR_DIR / "log" / "prod"
 HAPROXY_TEMPLATE = PROJECT_ROOT / "deploy" / "haproxy.cfg"
 FALLBACK_MODEL = serve.VAR_DIR / "models-ws" / "ws.tar.gz"
 
-DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/clinic"
-DEFAULT_TRACKER_DB_URL = "postgresql://postgres@127.0.0.1:5432/clinic_tracker"
-DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
-ATOMIC_LOCK_STORE = "bot.deploy.locks.AtomicRedisLockStore"
+# This set-up's own defaults when DATABASE_URL, TRACKER_DB_URL, REDIS_URL are unset (the
+# variables themselves, with the embedded set-up's defaults: bot/settings/environment.py).
+PROD_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/clinic"
+PROD_TRACKER_DB_URL = "postgresql://postgres@127.0.0.1:5432/clinic_tracker"
+PROD_REDIS_URL = "redis://127.0.0.1:6379/0"
+ATOMIC_LOCK_STORE = "bot.runtime.locks.AtomicRedisLockStore"
 DATABASE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
 # Longer than the REST channel's turn limit (credentials.yml, 10 s), so no live turn loses its
 # ticket. A killed replica's ticket is dropped after its heartbeat lapses (5 s,
-# bot/deploy/locks.py); this lifetime is the bound should the heartbeat check itself fail.
+# bot/runtime/locks.py); this lifetime is the bound should the heartbeat check itself fail.
 DEFAULT_TICKET_LIFETIME = 15
 
 
 def default_model() -> Path:
     """``models/current.tar.gz`` when trained, else the workshop model under var/."""
-    if os.environ.get("RASA_MODEL"):
-        return Path(os.environ["RASA_MODEL"])
+    given = environment().rasa_model
+    if given:
+        return given
     return serve.DEFAULT_MODEL if serve.DEFAULT_MODEL.exists() else FALLBACK_MODEL
 
 
@@ -86,12 +89,12 @@ class ProdConfig:
     rasa_ports: List[int] = field(default_factory=lambda: [5101, 5102])
     action_ports: List[int] = field(default_factory=lambda: [5151, 5152])
     model: Path = field(default_factory=default_model)
-    database_url: str = DEFAULT_DATABASE_URL
-    tracker_db_url: str = DEFAULT_TRACKER_DB_URL
-    redis_url: str = DEFAULT_REDIS_URL
+    database_url: str = PROD_DATABASE_URL
+    tracker_db_url: str = PROD_TRACKER_DB_URL
+    redis_url: str = PROD_REDIS_URL
     lock_key_prefix: str = "clinic"
     lock_store: str = ATOMIC_LOCK_STORE
-    """``redis`` selects Rasa's own RedisLockStore (racy across replicas, see bot.deploy.locks)."""
+    """``redis`` selects Rasa's own RedisLockStore (racy across replicas, see bot.runtime.locks)."""
     ticket_lifetime: int = DEFAULT_TICKET_LIFETIME
     rasa_maxconn: int = 64
     run_dir: Path = PROD_RUN_DIR
@@ -101,28 +104,28 @@ class ProdConfig:
 
     @classmethod
     def from_env(cls, environ: Optional[Mapping[str, str]] = None) -> "ProdConfig":
-        env = os.environ if environ is None else environ
-        replicas = int(env.get("PROD_RASA_REPLICAS", "2"))
-        action_replicas = int(env.get("PROD_ACTION_REPLICAS", "2"))
-        port = int(env.get("PROD_PORT", "5100"))
-        action_port = int(env.get("PROD_ACTION_PORT", str(port + 50)))
+        env = environment(environ)
+        replicas = env.prod_rasa_replicas
+        action_replicas = env.prod_action_replicas
+        port = env.prod_port
+        action_port = env.prod_action_port or port + 50
         return cls(
             rasa_replicas=replicas,
             action_replicas=action_replicas,
-            bind=env.get("PROD_BIND", "127.0.0.1"),
+            bind=env.prod_bind,
             port=port,
             action_port=action_port,
-            stats_port=int(env.get("PROD_STATS_PORT", str(port + 99))),
+            stats_port=env.prod_stats_port or port + 99,
             rasa_ports=[port + 1 + index for index in range(replicas)],
             action_ports=[action_port + 1 + index for index in range(action_replicas)],
             model=default_model(),
-            database_url=env.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
-            tracker_db_url=env.get("TRACKER_DB_URL") or DEFAULT_TRACKER_DB_URL,
-            redis_url=env.get("REDIS_URL") or DEFAULT_REDIS_URL,
-            lock_store=env.get("PROD_LOCK_STORE") or ATOMIC_LOCK_STORE,
-            ticket_lifetime=int(env.get("TICKET_LOCK_LIFETIME") or DEFAULT_TICKET_LIFETIME),
-            run_dir=Path(env.get("PROD_RUN_DIR") or PROD_RUN_DIR),
-            log_dir=Path(env.get("PROD_LOG_DIR") or PROD_LOG_DIR),
+            database_url=env.explicit("DATABASE_URL") or PROD_DATABASE_URL,
+            tracker_db_url=env.explicit("TRACKER_DB_URL") or PROD_TRACKER_DB_URL,
+            redis_url=env.redis_url or PROD_REDIS_URL,
+            lock_store=env.prod_lock_store or ATOMIC_LOCK_STORE,
+            ticket_lifetime=env.ticket_lock_lifetime,
+            run_dir=env.prod_run_dir or PROD_RUN_DIR,
+            log_dir=env.prod_log_dir or PROD_LOG_DIR,
         )
 
     @property

@@ -21,11 +21,11 @@ from pathlib import Path
 from typing import Dict, List, Mapping, Optional
 
 from bot.channels.credentials import write_credentials
-from bot.deploy import files
+from bot import files
 from bot.deploy.endpoints import write_endpoints
-from bot.deploy.token import TOKEN_VARIABLE, ensure_token
-from bot.settings import PROJECT_ROOT
-from bot.web import demo_origins
+from bot.settings.token import TOKEN_VARIABLE, ensure_token
+from bot.settings import PROJECT_ROOT, environment
+from bot.settings.origins import demo_origins
 
 logger = logging.getLogger(__name__)
 
@@ -55,15 +55,15 @@ class StackConfig:
 
     @classmethod
     def from_env(cls, environ: Optional[Mapping[str, str]] = None) -> "StackConfig":
-        env = os.environ if environ is None else environ
+        env = environment(environ)
         return cls(
-            rasa_port=int(env.get("RASA_PORT", "5005")),
-            action_port=int(env.get("ACTION_PORT", "5055")),
-            interface=env.get("RASA_INTERFACE", "127.0.0.1"),
-            model=Path(env.get("RASA_MODEL", str(DEFAULT_MODEL))),
-            run_dir=Path(env.get("RUN_DIR", str(VAR_DIR / "run"))),
-            log_dir=Path(env.get("LOG_DIR", str(VAR_DIR / "log"))),
-            web_port=int(env.get("WEB_PORT", str(DEFAULT_WEB_PORT))),
+            rasa_port=env.rasa_port,
+            action_port=env.action_port,
+            interface=env.rasa_interface,
+            model=env.rasa_model or DEFAULT_MODEL,
+            run_dir=env.run_dir,
+            log_dir=env.log_dir,
+            web_port=env.web_port,
         )
 
     @property
@@ -84,6 +84,7 @@ def free_port() -> int:
 
 def server_env(config: StackConfig) -> Dict[str, str]:
     """The environment both servers run with: telemetry off, our package importable."""
+    # Allowed read of os.environ (tests/unit/test_settings.py): the child process's environment.
     env = dict(os.environ)
     env.update(config.extra_env)
     env["RASA_TELEMETRY_ENABLED"] = "false"
@@ -134,17 +135,17 @@ def action_command(config: StackConfig) -> List[str]:
 
 def default_cors_origins(config: StackConfig, env: Mapping[str, str]) -> List[str]:
     """The demo page's origins (``WEB_PORT``), allowed to call Rasa when CORS_ORIGINS is unset."""
-    port = config.web_port or int(env.get("WEB_PORT") or DEFAULT_WEB_PORT)
+    port = config.web_port or environment(env).web_port
     return demo_origins(port)
 
 
 def cors_origins(config: StackConfig, env: Mapping[str, str]) -> List[str]:
     """The web origins that may call Rasa from a browser (``CORS_ORIGINS`` or the demo's)."""
-    return env.get("CORS_ORIGINS", "").split() or default_cors_origins(config, env)
+    return environment(env).cors_origins.split() or default_cors_origins(config, env)
 
 
 def web_command(config: StackConfig, env: Mapping[str, str]) -> List[str]:
-    rasa_url = env.get("RASA_PUBLIC_URL") or f"http://127.0.0.1:{config.rasa_port}"
+    rasa_url = environment(env).rasa_public_url or f"http://127.0.0.1:{config.rasa_port}"
     return [sys.executable, "-m", "bot.web", "--port", str(config.web_port),
             "--rasa-url", rasa_url]
 
@@ -164,8 +165,9 @@ def rasa_command(
         "--interface", config.interface,
         "--cors", *cors_origins(config, env),
     ]
-    if env.get("RASA_API_TOKEN"):
-        command += ["--enable-api", "--auth-token", env["RASA_API_TOKEN"]]
+    token = environment(env).rasa_api_token
+    if token:
+        command += ["--enable-api", "--auth-token", token]
     return command
 
 
@@ -240,22 +242,18 @@ def sqlite_files(url: Optional[str]) -> List[Path]:
 
 def secure_files(run_dir: Path, log_dir: Path, env: Mapping[str, str]) -> List[Path]:
     """Owner-only ``var/`` (umask 077 from now on); the stores and logs in use tightened."""
-    from bot.deploy.endpoints import DEFAULT_TRACKER_URL
-    from bot.settings import DEFAULT_DATABASE_URL
-
-    stores = sqlite_files(env.get("DATABASE_URL") or DEFAULT_DATABASE_URL)
-    stores += sqlite_files(env.get("TRACKER_DB_URL") or DEFAULT_TRACKER_URL)
+    variables = environment(env)
+    stores = sqlite_files(variables.database_url)
+    stores += sqlite_files(variables.tracker_db_url)
     return files.secure(VAR_DIR, run_dir, log_dir, *stores)
 
 
 def migrate_conversations(env: Mapping[str, str]) -> None:
     """Channel conversations stored under a phone number or chat id get their keyed id."""
     from bot.channels.identity import migrate_tracker
-    from bot.deploy.endpoints import DEFAULT_TRACKER_URL
-    from bot.settings import DEFAULT_DATABASE_URL
 
-    migrate_tracker(env.get("TRACKER_DB_URL") or DEFAULT_TRACKER_URL,
-                    env.get("DATABASE_URL") or DEFAULT_DATABASE_URL, env)
+    variables = environment(env)
+    migrate_tracker(variables.tracker_url(), variables.database_url, env)
 
 
 def notify_command() -> List[str]:
@@ -274,9 +272,8 @@ def start_notify(config: StackConfig, env: Dict[str, str]) -> int:
 def prepare_database(env: Mapping[str, str]) -> None:
     """Bring the database to the current schema (a dev SQLite file made by an older version)."""
     from bot.migrations import migrate
-    from bot.settings import DEFAULT_DATABASE_URL
 
-    migrate(env.get("DATABASE_URL") or DEFAULT_DATABASE_URL)
+    migrate(environment(env).database_url)
 
 
 def start(config: StackConfig) -> Dict[str, int]:

@@ -17,9 +17,12 @@ from bot.evaluation import metrics
 from bot.evaluation.holdout import (
     CLINIC_SET,
     FOLLOW_UPS_DEV_PATH,
+    FOLLOW_UP_SETS,
     FOLLOW_UPS_PATH,
     HOLDOUT_SETS,
     IDIOM_SETS,
+    NAMES_PATH,
+    NAMES_SETS,
     idiom_examples,
     read_follow_ups,
     read_names,
@@ -107,9 +110,10 @@ def nlu_report(parser: Parser, holdout: Path, idioms_path: Optional[Path]) -> Di
             "per_topic": {k: vars(v) for k, v in scores.items()}}
 
 
-def names_report(parser: Parser) -> Dict[str, object]:
+def names_report(parser: Parser, path: Path = NAMES_PATH, label: str = "fifth set"
+                 ) -> Dict[str, object]:
     """Names typed when the booking form asks for one: never a crisis, never a safety line."""
-    names = read_names()
+    names = read_names(path)
     if not names:
         return {}
 
@@ -121,7 +125,7 @@ def names_report(parser: Parser) -> Dict[str, object]:
     crisis = sum(intent_of(p) == "crisis" for p in parses)
     weak = sum(_weak(p) for p in parses)
     cold_crisis = sum(intent_of(p) == "crisis" for p in cold)
-    print(f"\n=== names typed into the booking form ({len(names)}) ===")
+    print(f"\n=== names typed into the booking form, {label} ({len(names)}) ===")
     print(f"taken as crisis in the form {crisis}/{len(names)}, safety line {weak}/{len(names)}; "
           f"typed outside any form: crisis {cold_crisis}/{len(names)}")
     return {"names": len(names), "crisis_in_form": crisis, "safety_line_in_form": weak,
@@ -152,6 +156,7 @@ def follow_up_report(parser: Parser, path: Path = FOLLOW_UPS_PATH,
 
 def rasa_images(model: Path, holdout: Path, out: Path) -> None:
     """Rasa's own confusion matrix and confidence histogram for one held-out set."""
+    # Allowed read of os.environ (tests/unit/test_settings.py): the child process's environment.
     subprocess.run(
         [sys.executable, "-m", "rasa", "test", "nlu", "--model", str(model), "--nlu",
          str(holdout), "--out", str(out), "--quiet"],
@@ -176,6 +181,7 @@ def latency_report(model: Path, rates: List[float], seconds: float) -> Dict[str,
     from bot.deploy import serve
     from bot.evaluation.load import sweep, warm_up
     from bot.knowledge import store
+    from bot.migrations import migrate
 
     with tempfile.TemporaryDirectory() as tmp:
         config = serve.StackConfig(
@@ -185,6 +191,7 @@ def latency_report(model: Path, rates: List[float], seconds: float) -> Dict[str,
                        "DATABASE_URL": f"sqlite:///{tmp}/clinic.db",
                        "RATE_LIMIT_ADDRESS_LIMIT": "0"},
         )
+        migrate(config.extra_env["DATABASE_URL"])
         store.sync_topics(store.load_topics_file(), config.extra_env["DATABASE_URL"])
         began = time.monotonic()
         pids = serve.start(config)
@@ -231,9 +238,11 @@ def main() -> int:
         if not args.skip_images:
             rasa_images(args.model, holdout, args.out / f"nlu-{name}")
             print(f"confusion matrix and histogram: {args.out / f'nlu-{name}'}")
-    report["names"] = names_report(parser_)
+    for name, path in NAMES_SETS.items():
+        report[f"names_{name}"] = names_report(parser_, path, f"{name} set")
     report["follow_ups_dev"] = follow_up_report(parser_, FOLLOW_UPS_DEV_PATH, "team's tuning set")
-    report["follow_ups"] = follow_up_report(parser_)
+    for name, path in FOLLOW_UP_SETS.items():
+        report[f"follow_ups_{name}"] = follow_up_report(parser_, path, f"{name} set")
     if not args.skip_load:
         rates = [float(r) for r in args.rates.split(",")]
         report["latency"] = latency_report(args.model, rates, args.seconds)

@@ -8,13 +8,13 @@ the clinic has not filled in is answered with "please call us at <phone>", never
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from bot.frontdesk.hours import DAYS, HoursError, OpeningHours, asks_today, asks_tomorrow, \
     clock, day_named, spans_text
 from bot.messages import message
+from bot.reply import Reply
 from bot.settings import Settings, get_settings
 
 CLINIC_HOURS = "clinic_hours"
@@ -52,13 +52,6 @@ DEFAULT_DETAILS = {
     "fees": ("initial_visit", "follow_up", "insurance", "direct_billing"),
     "first_visit": ("what_happens", "duration", "what_to_bring"),
 }
-
-
-@dataclass(frozen=True)
-class Reply:
-    text: str
-    custom: Dict[str, Any]
-    buttons: List[Dict[str, str]]
 
 
 def front_desk(settings: Settings) -> Mapping[str, Any]:
@@ -124,17 +117,16 @@ def _missing(settings: Settings, what: str) -> str:
     return message("clinic.missing", settings, what=message(f"clinic.missing_what.{what}", settings))
 
 
-def _with_source(settings: Settings, lines: Sequence[str], name: str) -> str:
-    body = " ".join(line for line in lines if line)
-    return body + "\n" + message("clinic.source_line", settings, url=page_url(settings, name))
-
-
 def _reply(settings: Settings, topic: str, lines: Sequence[str],
            buttons: Optional[List[Dict[str, str]]] = None) -> Reply:
+    """One paragraph of the facts asked for, with the clinic's page as the source."""
     name = SECTION[topic]
-    return Reply(_with_source(settings, lines, name),
-                 {"topic": topic, "citations": [clinic_citation(settings, name)]},
-                 buttons or [])
+    return Reply.of(
+        topic, " ".join(line for line in lines if line),
+        source=message("clinic.source_line", settings, url=page_url(settings, name)),
+        citations=[clinic_citation(settings, name)],
+        buttons=buttons or [],
+    )
 
 
 def _details_asked(text: str, words: Sequence[tuple]) -> List[str]:

@@ -8,11 +8,10 @@ lets a test set-up on one machine start anyway; a clinic never sets it.
 
 from __future__ import annotations
 
-import os
 from typing import List, Mapping, Optional
 
 from bot.frontdesk.answers import placeholder_problems, unfilled_details
-from bot.settings import load_settings
+from bot.settings import environment, load_settings
 
 ALLOW = "ALLOW_PLACEHOLDERS"
 
@@ -23,8 +22,7 @@ def problems(environ: Optional[Mapping[str, str]] = None) -> List[str]:
 
 def warning(environ: Optional[Mapping[str, str]] = None) -> Optional[str]:
     """The one warning ``make run`` prints, or None when the settings are the clinic's own."""
-    env = os.environ if environ is None else environ
-    settings = load_settings(environ=env)
+    settings = load_settings(environ=environ)
     found = placeholder_problems(settings)
     empty = unfilled_details(settings)
     if not found and not empty:
@@ -41,10 +39,9 @@ def warning(environ: Optional[Mapping[str, str]] = None) -> Optional[str]:
 
 def refuse_placeholders(environ: Optional[Mapping[str, str]] = None) -> None:
     """Raise RuntimeError naming every placeholder, unless ALLOW_PLACEHOLDERS=1."""
-    env = os.environ if environ is None else environ
-    if (env.get(ALLOW) or "").strip() == "1":
+    if environment(environ).allow_placeholders:
         return
-    found = problems(env)
+    found = problems(environ)
     if found:
         raise RuntimeError(
             "refusing to start in production with placeholder clinic settings "

@@ -1,7 +1,8 @@
 """Build the reply for a knowledge topic: answer text, source line, buttons, citations.
 
 The shape follows ../shared/reply-contract.md: the first ``custom`` object names the topic
-and carries citations (a verbatim article quote and the paper).
+and carries citations (a verbatim article quote and the paper); :class:`bot.reply.Reply`
+carries it to the channels, which lay it out.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from typing import Any, Dict, List, Mapping, Optional
 
 from bot.knowledge.store import Topic
 from bot.messages import message
+from bot.reply import Reply
 from bot.settings import Settings, get_settings
 
 BOOKING_PAYLOAD = "/book_appointment"
@@ -66,12 +68,12 @@ def follow_up_buttons(
 
 def build_answer(
     topic: Topic, topics: Mapping[str, Topic], settings: Optional[Settings] = None
-) -> Dict[str, Any]:
-    """The pieces of one answer: ``text``, ``buttons`` and the contract's ``custom`` object."""
+) -> Reply:
+    """One answer: the text, its short source line, follow-up buttons and citations."""
     settings = settings or get_settings()
-    text = f"{topic.answer}\n{message('source_line', settings)}"
-    return {
-        "text": text,
-        "buttons": follow_up_buttons(topic, topics, settings),
-        "custom": {"topic": topic.id, "citations": citations(topic, settings)},
-    }
+    return Reply.of(
+        topic.id, topic.answer,
+        source=message("source_line", settings),
+        citations=citations(topic, settings),
+        buttons=follow_up_buttons(topic, topics, settings),
+    )

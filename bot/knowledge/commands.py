@@ -16,7 +16,11 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _load(args: argparse.Namespace) -> int:
-    count = sync_topics(load_topics_file(Path(args.file)))
+    from bot.migrations import migrate
+
+    topics = load_topics_file(Path(args.file))
+    migrate()  # the tables are the migrations' (a no-op on a migrated database)
+    count = sync_topics(topics)
     print(f"Loaded {count} topics into the knowledge database.")
     return 0
 

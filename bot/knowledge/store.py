@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import yaml
-from sqlalchemy import Column, DateTime, ForeignKey, Integer, String, Text, delete, select
-from sqlalchemy.orm import relationship
+from sqlalchemy import delete, select
 
-from bot.db import Base, create_schema, session_scope
+from bot.db import session_scope
+from bot.schema import KnowledgeQuoteRow, KnowledgeTopicRow, require
 
 logger = logging.getLogger(__name__)
 
@@ -28,33 +28,7 @@ TOPICS_FILE = KNOWLEDGE_DIR / "topics.yml"
 ARTICLE_FILE = KNOWLEDGE_DIR / "source" / "gut-brain-axis-article.txt"
 TOPIC_ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]{1,47}$")
 CACHE_SECONDS = 30.0
-
-
-class KnowledgeTopicRow(Base):  # type: ignore[valid-type,misc]
-    __tablename__ = "knowledge_topics"
-
-    id = Column(String(48), primary_key=True)
-    position = Column(Integer, nullable=False, default=0)
-    title = Column(String(120), nullable=False)
-    section = Column(String(200), nullable=False, default="")
-    answer = Column(Text, nullable=False)
-    follow_ups = Column(Text, nullable=False, default="[]")
-    updated_at = Column(DateTime(timezone=True), nullable=False)
-    quotes = relationship(
-        "KnowledgeQuoteRow",
-        order_by="KnowledgeQuoteRow.position",
-        cascade="all, delete-orphan",
-        lazy="selectin",
-    )
-
-
-class KnowledgeQuoteRow(Base):  # type: ignore[valid-type,misc]
-    __tablename__ = "knowledge_quotes"
-
-    id = Column(Integer, primary_key=True, autoincrement=True)
-    topic_id = Column(String(48), ForeignKey("knowledge_topics.id", ondelete="CASCADE"))
-    position = Column(Integer, nullable=False)
-    text = Column(Text, nullable=False)
+TABLES = (KnowledgeTopicRow.__tablename__, KnowledgeQuoteRow.__tablename__)
 
 
 @dataclass(frozen=True)
@@ -138,8 +112,10 @@ def load_topics_file(path: Path = TOPICS_FILE, article_path: Path = ARTICLE_FILE
 
 
 def sync_topics(topics: Sequence[Topic], url: Optional[str] = None) -> int:
-    """Make the database hold exactly ``topics``; returns how many were written."""
-    create_schema(url)
+    """Make the database hold exactly ``topics``; returns how many were written.
+
+    The tables are the migrations' (``bot.schema.SchemaNotReady`` when they are missing)."""
+    require(url, TABLES)
     now = datetime.now(timezone.utc)
     with session_scope(url) as session:
         session.execute(delete(KnowledgeQuoteRow))
@@ -200,7 +176,3 @@ def all_topics(url: Optional[str] = None) -> Dict[str, Topic]:
     _cache.topics = topics
     _cache.loaded_at = time.monotonic()
     return topics
-
-
-def get_topic(topic_id: str, url: Optional[str] = None) -> Optional[Topic]:
-    return all_topics(url).get(topic_id)

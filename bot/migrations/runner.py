@@ -6,21 +6,20 @@ which ran, and one transaction per run so a failed step leaves the database as i
 (PostgreSQL runs DDL inside transactions). Replicas that start together take a PostgreSQL
 advisory lock first, so the steps run once; the others wait and then find nothing to do.
 
-Tables the code declares (``bot.db.TABLE_MODULES``) are created when missing after the steps,
-so a new table needs no step; a change to an existing table (a column, an index) does.
+The steps (``steps.py``) are the only code that creates or changes the project's tables;
+a new table, column or index is a new step. The runner imports the steps, never the other way.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Callable, List, Optional, Sequence, Set
+from typing import List, Optional, Sequence, Set
 
 from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, insert, select, text
-from sqlalchemy.engine import Connection
 
 from bot import db
+from bot.migrations.steps import MIGRATIONS, Migration
 
 logger = logging.getLogger(__name__)
 
@@ -41,36 +40,10 @@ class MigrationError(RuntimeError):
     """A migration cannot run; the message says which step and what to check."""
 
 
-@dataclass(frozen=True)
-class Migration:
-    """One step: ``upgrade`` runs inside the run's transaction on ``connection``."""
-
-    version: int
-    description: str
-    upgrade: Callable[[Connection], None]
-
-
 def _check_order(steps: Sequence[Migration]) -> None:
     versions = [step.version for step in steps]
     if versions != sorted(set(versions)) or (versions and versions[0] < 1):
         raise MigrationError(f"migration versions must be unique, ascending and >= 1: {versions}")
-
-
-def declared_tables(connection: Connection) -> None:
-    """Create every table the code declares that the database lacks (never alters one)."""
-    _import_table_modules()
-    db.Base.metadata.create_all(connection)
-
-
-def _import_table_modules() -> None:
-    import importlib
-
-    for module in db.TABLE_MODULES:
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as error:  # a feature not installed in this tree
-            if not (error.name and module.startswith(error.name)):
-                raise
 
 
 def applied_versions(url: Optional[str] = None) -> Set[int]:
@@ -85,8 +58,6 @@ def applied_versions(url: Optional[str] = None) -> Set[int]:
 def migrate(url: Optional[str] = None, steps: Optional[Sequence[Migration]] = None) -> List[int]:
     """Run the steps not yet applied, in order, in one transaction; return their versions."""
     if steps is None:
-        from bot.migrations.steps import MIGRATIONS
-
         steps = MIGRATIONS
     _check_order(steps)
     engine = db.get_engine(url)
@@ -119,5 +90,4 @@ def migrate(url: Optional[str] = None, steps: Optional[Sequence[Migration]] = No
                 applied_at=datetime.now(timezone.utc),
             ))
             ran.append(step.version)
-        declared_tables(connection)
     return ran

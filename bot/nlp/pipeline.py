@@ -99,7 +99,7 @@ def save_pipeline(path: Path) -> Path:
     nlp = build_pipeline()
     # Saved disabled: SpacyNLP runs only the lemmatizer and the entity ruler on every message
     # and training example (the matcher took 9 of 10 s over the training data), and
-    # CrisisGuard calls the matcher itself, once per message.
+    # CrisisGuard calls the matcher itself, once per message, on the pipeline SpacyNLP loaded.
     nlp.disable_pipe(FACTORY_NAME)
     nlp.to_disk(path)
     logger.info("saved spaCy pipeline %s to %s", PIPELINE_NAME, path)

@@ -163,26 +163,26 @@ class Reader:
     def _scores(self, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return self.model.probabilities(vectors), self.model.nearest(vectors)
 
-    def _crisis_signal(self, vectors: np.ndarray, sentence_rows: int) -> tuple[float, float]:
-        """The highest crisis margin over the whole text and its sentences, and over its clauses."""
+    def _crisis_signal(self, parts: list[str], vectors: np.ndarray) -> tuple[float, float]:
+        """The highest crisis margin over the whole text and its sentences (``vectors``), and
+        over the clauses of the sentences nearest to a crisis (at most
+        ``crisis_clause_sentences`` of them: a long story costs a bounded time). Clauses are
+        read for risk only; a topic is decided by whole sentences. Each margin is computed once.
+        """
         if self._crisis is None:
             return -1.0, -1.0
-        margins = self.model.margin(vectors, CRISIS, self.settings.crisis_neighbours)
-        clause = margins[sentence_rows:]
-        return float(margins[:sentence_rows].max()), float(clause.max()) if len(clause) else -1.0
-
-    def _clause_vectors(self, parts: list[str], sentence_vectors: np.ndarray) -> np.ndarray:
-        """Vectors of the clauses of the sentences nearest to a crisis (at most
-        ``crisis_clause_sentences`` of them: a long story costs a bounded time). Clauses are
-        read for risk only; a topic is decided by whole sentences."""
-        none = np.zeros((0, sentence_vectors.shape[1]), dtype=sentence_vectors.dtype)
+        k = self.settings.crisis_neighbours
+        margins = self.model.margin(vectors, CRISIS, k)
+        sentence = float(margins.max())
         if not parts:
-            return none
-        rows = sentence_vectors[1:] if len(parts) > 1 else sentence_vectors[:1]
-        order = np.argsort(-self.model.margin(rows, CRISIS, self.settings.crisis_neighbours))
+            return sentence, -1.0
+        rows = margins[1:] if len(parts) > 1 else margins[:1]
+        order = np.argsort(-rows)
         chosen = [parts[int(i)] for i in order[: self.settings.crisis_clause_sentences]]
-        clauses = [c for sentence in chosen for c in text_reading.clauses(sentence)]
-        return self.encoder.encode(clauses) if clauses else none
+        clauses = [c for one in chosen for c in text_reading.clauses(one)]
+        if not clauses:
+            return sentence, -1.0
+        return sentence, float(self.model.margin(self.encoder.encode(clauses), CRISIS, k).max())
 
     def _crisis_level(self, sentence: float, clause: float, context: Context) -> str | None:
         s = self.settings
@@ -250,10 +250,8 @@ class Reader:
         read_as = "whole"
         if sentences:
             vectors = np.vstack([vectors, self.encoder.encode(sentences)])
-        topic_rows = len(vectors)
-        vectors = np.vstack([vectors, self._clause_vectors(parts, vectors)])
-        probs_all, near_all = self._scores(vectors[:topic_rows])
-        crisis_sentence, crisis_clause = self._crisis_signal(vectors, topic_rows)
+        probs_all, near_all = self._scores(vectors)
+        crisis_sentence, crisis_clause = self._crisis_signal(parts, vectors)
         probs, near = probs_all[0], near_all.max(axis=0)
         question = text_reading.question_sentence(parts) if len(parts) > 1 else None
         if question is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from bot.notify import outbox
+from bot.booking import outbox
 
 
 def _worker(args: argparse.Namespace) -> int:
@@ -14,9 +14,9 @@ def _worker(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from bot.booking.store import ensure_schema
+    from bot.booking.store import require_schema
 
-    ensure_schema()
+    require_schema()
     counts = outbox.counts()
     if not counts:
         print("The outbox is empty.")

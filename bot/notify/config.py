@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Mapping, Optional
 
@@ -33,23 +32,24 @@ class NotifyConfig:
 
     @classmethod
     def from_env(cls, environ: Optional[Mapping[str, str]] = None) -> NotifyConfig:
-        env = os.environ if environ is None else environ
+        from bot.settings import environment
+
+        env = environment(environ)
         return cls(
-            smtp_host=env.get("SMTP_HOST", "").strip(),
-            smtp_port=int(env.get("SMTP_PORT") or DEFAULT_SMTP_PORT),
-            smtp_username=env.get("SMTP_USERNAME", ""),
-            smtp_password=env.get("SMTP_PASSWORD", ""),
-            smtp_ca_file=env.get("SMTP_CA_FILE", ""),
-            smtp_timeout=float(env.get("SMTP_TIMEOUT") or DEFAULT_TIMEOUT),
-            email_from=env.get("NOTIFY_EMAIL_FROM", "").strip(),
-            email_to=env.get("NOTIFY_EMAIL_TO", "").strip(),
-            webhook_url=env.get("NOTIFY_WEBHOOK_URL", "").strip(),
-            webhook_secret=env.get("NOTIFY_WEBHOOK_SECRET", ""),
-            webhook_timeout=float(env.get("NOTIFY_WEBHOOK_TIMEOUT") or 10.0),
-            full_details=_flag(env.get("NOTIFY_FULL_DETAILS")),
-            staff_url=(env.get("STAFF_URL") or
-                       f"http://127.0.0.1:{env.get('STAFF_PORT') or 8090}").rstrip("/"),
-            poll_seconds=float(env.get("NOTIFY_POLL_SECONDS") or 2.0),
+            smtp_host=env.smtp_host.strip(),
+            smtp_port=env.smtp_port,
+            smtp_username=env.smtp_username,
+            smtp_password=env.smtp_password,
+            smtp_ca_file=env.smtp_ca_file,
+            smtp_timeout=env.smtp_timeout,
+            email_from=env.notify_email_from.strip(),
+            email_to=env.notify_email_to.strip(),
+            webhook_url=env.notify_webhook_url.strip(),
+            webhook_secret=env.notify_webhook_secret,
+            webhook_timeout=env.notify_webhook_timeout,
+            full_details=env.notify_full_details,
+            staff_url=(env.staff_url or f"http://127.0.0.1:{env.staff_port}").rstrip("/"),
+            poll_seconds=env.notify_poll_seconds,
         )
 
     @property

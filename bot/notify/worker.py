@@ -17,7 +17,7 @@ from datetime import timedelta
 from typing import Optional
 
 from bot.booking.store import BookingStoreError, get_booking
-from bot.notify import outbox
+from bot.booking import outbox
 from bot.notify.config import NotifyConfig
 from bot.notify.messages import clinic_email, receipt_email, webhook_body
 from bot.notify.send import SendError, post_webhook, send_email
@@ -142,19 +142,18 @@ def main(url: Optional[str] = None) -> int:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    import os
+    from bot.booking.store import require_schema
+    from bot.settings import get_settings
 
-    from bot.booking.store import ensure_schema
-
-    if os.environ.get("NOTIFY_HEALTH_PORT"):
-        serve_health(os.environ.get("NOTIFY_HEALTH_HOST", "127.0.0.1"),
-                     int(os.environ["NOTIFY_HEALTH_PORT"]))
+    env = get_settings().env
+    if env.notify_health_port:
+        serve_health(env.notify_health_host, env.notify_health_port)
     while not stop.is_set():
         try:
-            ensure_schema(url)
+            require_schema(url)
             break
         except BookingStoreError:
-            logger.error("notification worker: database unavailable; retrying in 5 s")
+            logger.error("notification worker: database unavailable or not migrated; retrying in 5 s")
             time.sleep(5)
     run_forever(NotifyConfig.from_env(), url, stop)
     return 0

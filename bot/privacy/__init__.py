@@ -8,7 +8,7 @@
 - ``commands``: ``python -m bot privacy retention|erase|audit``.
 
 Nothing here knows about Rasa's classes; the tracker store
-(``bot/rasa_components/tracker_store.py``) and ``actions/privacy.py`` use these functions.
+(``bot/runtime/tracker_store.py``) and ``actions/privacy.py`` use these functions.
 """
 
 # The reply contract's topic id for "delete my data" (a routing topic, see README).
@@ -20,8 +20,8 @@ ERASED_SLOT = "privacy_erased"
 # What replaces a masked detail in a stored conversation.
 MASK = "[removed]"
 
-# Values of the reply contract's ``step`` for the delete_my_data topic.
-STEP_CONFIRM = "confirm"
+# Values of the reply contract's ``step`` for the delete_my_data topic (the question's
+# ``confirm`` is in its response in domain.yml).
 STEP_ERASED = "erased"
 STEP_KEPT = "kept"
 STEP_ERROR = "error"

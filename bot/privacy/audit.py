@@ -15,16 +15,16 @@ import hmac
 import logging
 import os
 import secrets
-import threading
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import List, Optional, Set
+from typing import List, Optional, Type
 
-from sqlalchemy import Column, DateTime, Integer, String, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.db import Base, get_engine
+from bot.db import get_engine
+from bot.schema import BookingRequestRow, PrivacyAuditRow, SchemaNotReady, require
 from bot.settings import PROJECT_ROOT, get_settings
 
 logger = logging.getLogger(__name__)
@@ -32,20 +32,6 @@ logger = logging.getLogger(__name__)
 KEY_FILE = PROJECT_ROOT / "var" / "privacy-audit.key"
 ERASE = "erase"
 RETENTION = "retention"
-
-
-class PrivacyAuditRow(Base):  # type: ignore[valid-type,misc]
-    __tablename__ = "privacy_audit"
-
-    id = Column(Integer, primary_key=True, autoincrement=True)
-    at = Column(DateTime(timezone=True), nullable=False, index=True)
-    action = Column(String(16), nullable=False)
-    via = Column(String(16), nullable=False)
-    subject_hash = Column(String(64), nullable=True, index=True)
-    conversations = Column(Integer, nullable=False, default=0)
-    events = Column(Integer, nullable=False, default=0)
-    bookings = Column(Integer, nullable=False, default=0)
-    feedback = Column(Integer, nullable=False, default=0)
 
 
 @dataclass(frozen=True)
@@ -60,12 +46,8 @@ class AuditEntry:
     feedback: int
 
 
-_ready: Set[str] = set()
-_lock = threading.Lock()
-
-
 def _key(path: Path = KEY_FILE) -> bytes:
-    configured = os.environ.get("PRIVACY_AUDIT_KEY")
+    configured = get_settings().env.privacy_audit_key
     if configured:
         return configured.encode("utf-8")
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -83,13 +65,19 @@ def subject_hash(conversation_id: str) -> str:
     return hmac.new(_key(), conversation_id.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
-def ensure_schema(url: Optional[str] = None) -> None:
-    database_url = url or get_settings().database_url
-    if database_url in _ready:
-        return
-    with _lock:
-        Base.metadata.create_all(get_engine(database_url), tables=[PrivacyAuditRow.__table__])
-        _ready.add(database_url)
+# The clinic tables an erasure or a retention run needs (the feedback table may be absent).
+TABLES = (BookingRequestRow.__tablename__, PrivacyAuditRow.__tablename__)
+
+
+def require_schema(url: Optional[str] = None,
+                   error: Type[Exception] = SchemaNotReady) -> None:
+    """Raise ``error`` (with the command to run) when the migrations have not made the tables
+    of ``TABLES``; never creates one."""
+    try:
+        require(url or get_settings().database_url, TABLES)
+    except SchemaNotReady as missing:
+        logger.error("privacy: %s", missing)
+        raise error(str(missing)) from None
 
 
 def record(
@@ -123,7 +111,7 @@ def entries(
     url: Optional[str] = None, subject: Optional[str] = None, limit: Optional[int] = None
 ) -> List[AuditEntry]:
     """Audit rows, newest first; only those about ``subject`` when it is given."""
-    ensure_schema(url)
+    require_schema(url)
     query = select(PrivacyAuditRow).order_by(PrivacyAuditRow.at.desc(), PrivacyAuditRow.id.desc())
     if subject is not None:
         query = query.where(PrivacyAuditRow.subject_hash == subject_hash(subject))

@@ -14,19 +14,17 @@ erased; if the last commit fails, the conversation is gone and a retry erases th
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from typing import Iterable, List, Optional, Sequence, Set, Tuple
+from typing import Iterable, List, Optional, Set
 
-from sqlalchemy import column, delete, func, select, table
-from sqlalchemy.engine import Connection
+from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from bot.booking.store import BookingRequestRow, hash_conversation
-from bot.booking.store import ensure_schema as ensure_booking_schema
 from bot.db import get_engine
 from bot.privacy import audit
-from bot.privacy.stores import EVENTS, FEEDBACK_TABLE, has_table, tracker_connection, tracker_url
+from bot.privacy.deletion import FEEDBACK, Deleted, delete_and_audit
+from bot.privacy.stores import EVENTS, has_table, tracker_url
 from bot.settings import get_settings
 
 logger = logging.getLogger(__name__)
@@ -34,34 +32,12 @@ logger = logging.getLogger(__name__)
 CHAT = "chat"
 CLI = "cli"
 
-_feedback = table(FEEDBACK_TABLE, column("sender_id"), column("created_at"))
-
-
 class ErasureError(RuntimeError):
     """A database could not be used; a retry is safe (see the module docstring)."""
 
 
-@dataclass(frozen=True)
-class Erasure:
-    """What was erased (counts and booking references, never contents)."""
-
-    conversations: int
-    events: int
-    bookings: int
-    feedback: int
-    references: Tuple[str, ...] = ()
-
-
-def _delete_events(connection: Connection, sender_ids: Sequence[str]) -> Tuple[int, int]:
-    if not sender_ids or not has_table(connection, EVENTS.name):
-        return 0, 0
-    present = connection.execute(
-        select(func.count(func.distinct(EVENTS.c.sender_id))).where(
-            EVENTS.c.sender_id.in_(sender_ids)
-        )
-    ).scalar_one()
-    deleted = connection.execute(delete(EVENTS).where(EVENTS.c.sender_id.in_(sender_ids)))
-    return int(present), int(deleted.rowcount or 0)
+# What was erased (counts and booking references, never contents).
+Erasure = Deleted
 
 
 def erase(
@@ -82,34 +58,15 @@ def erase(
     clinic_url = database_url or get_settings().database_url
     events_url = tracker_database_url or tracker_url()
     try:
-        ensure_booking_schema(clinic_url)
-        audit.ensure_schema(clinic_url)
-        with Session(get_engine(clinic_url), future=True) as clinic:
-            references = tuple(
-                clinic.execute(
-                    select(BookingRequestRow.reference).where(
-                        BookingRequestRow.conversation_hash.in_(hashes)
-                    )
-                ).scalars()
-            ) if hashes else ()
-            if references:
-                clinic.execute(
-                    delete(BookingRequestRow).where(BookingRequestRow.conversation_hash.in_(hashes))
-                )
-            votes = 0
-            if senders and has_table(clinic.connection(), FEEDBACK_TABLE):
-                votes = int(clinic.execute(
-                    delete(_feedback).where(_feedback.c.sender_id.in_(senders))
-                ).rowcount or 0)
-            with tracker_connection(clinic, clinic_url, events_url) as connection:
-                conversations, events = _delete_events(connection, senders)
-            audit.record(
-                clinic, audit.ERASE, via,
-                subject=subject if subject is not None else (senders[0] if senders else None),
-                conversations=conversations, events=events, bookings=len(references),
-                feedback=votes,
-            )
-            clinic.commit()
+        audit.require_schema(clinic_url, ErasureError)
+        deleted = delete_and_audit(
+            clinic_url, events_url, audit.ERASE, via,
+            bookings=BookingRequestRow.conversation_hash.in_(hashes) if hashes else None,
+            feedback=FEEDBACK.c.sender_id.in_(senders) if senders else None,
+            senders=select(EVENTS.c.sender_id).where(
+                EVENTS.c.sender_id.in_(senders)).distinct() if senders else None,
+            subject=subject if subject is not None else (senders[0] if senders else None),
+        )
     except SQLAlchemyError as error:
         # The error text can hold bound values (ids, details): log its type only.
         logger.error("erasure failed: %s", type(error).__name__)
@@ -117,7 +74,7 @@ def erase(
             f"a database could not be used ({type(error).__name__}); nothing more was "
             "erased, and running the same erasure again is safe"
         ) from None
-    return Erasure(conversations, events, len(references), votes, references)
+    return deleted
 
 
 def erase_sender(
@@ -154,7 +111,7 @@ def erase_booking(
     """
     clinic_url = database_url or get_settings().database_url
     try:
-        ensure_booking_schema(clinic_url)
+        audit.require_schema(clinic_url, ErasureError)
         with Session(get_engine(clinic_url), future=True) as session:
             conversation_hash = session.execute(
                 select(BookingRequestRow.conversation_hash).where(

@@ -17,22 +17,21 @@ Events are plain dicts (Rasa's ``Event.as_dict()``), so this module does not imp
 from __future__ import annotations
 
 import copy
-import re
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Pattern, Sequence, Set
 
 from bot.booking import CONTACT, CONTACT_KIND, FORM, NAME, REASON, TIMES, TIMES_NORMALISED
 from bot.booking.validation import display_contact
+from bot.contacts import mask_contacts, values_pattern
 from bot.privacy import MASK
 
 # Slots whose question invites personal details: the answer typed to them is masked whole.
 ASKED_SLOTS = (NAME, CONTACT, TIMES, REASON)
-# Slots whose values are personal details (set to null once the form is over).
-PERSONAL_SLOTS = ASKED_SLOTS + (TIMES_NORMALISED,)
+# Slots whose values are personal details: set to null once the form is over, and their
+# values masked wherever else they occur. (bot.booking.PERSONAL_SLOTS is wider: every slot
+# the form fills, cleared from the tracker when it ends.)
+MASKED_SLOTS = ASKED_SLOTS + (TIMES_NORMALISED,)
 REQUESTED_SLOT = "requested_slot"
 
-EMAIL = re.compile(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
-# Seven or more digits, possibly with spaces, dots, dashes, brackets and a leading +.
-PHONE = re.compile(r"(?<![\w+])\+?\(?\d(?:[\s().-]*\d){6,}\)?(?!\w)")
 MIN_VALUE_CHARS = 2
 
 
@@ -43,7 +42,7 @@ def _slot(event: Mapping[str, Any]) -> Optional[str]:
 def holds_personal_details(events: Iterable[Mapping[str, Any]]) -> bool:
     """True when a booking slot in these events still holds something a person typed."""
     return any(
-        _slot(event) in PERSONAL_SLOTS and event.get("value") not in (None, "", MASK)
+        _slot(event) in MASKED_SLOTS and event.get("value") not in (None, "", MASK)
         for event in events
     )
 
@@ -75,7 +74,7 @@ def personal_values(events: Sequence[Mapping[str, Any]]) -> Set[str]:
     values: Set[str] = set()
     kinds = {str(e.get("value")) for e in events if _slot(e) == CONTACT_KIND and e.get("value")}
     for event in events:
-        if _slot(event) in PERSONAL_SLOTS and isinstance(event.get("value"), str):
+        if _slot(event) in MASKED_SLOTS and isinstance(event.get("value"), str):
             value = event["value"].strip()
             if value and value != MASK:
                 values.add(value)
@@ -88,21 +87,12 @@ def personal_values(events: Sequence[Mapping[str, Any]]) -> Set[str]:
     return {value for value in values if len(value) >= MIN_VALUE_CHARS}
 
 
-def _pattern(values: Iterable[str]) -> Optional[Pattern[str]]:
-    """One case-insensitive pattern for the values, longest first, whole words only."""
-    ordered = sorted(set(values), key=len, reverse=True)
-    if not ordered:
-        return None
-    alternatives = "|".join(re.escape(value) for value in ordered)
-    return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE)
-
-
 def _replace(node: Any, pattern: Optional[Pattern[str]], contacts: bool) -> Any:
     """``node`` with every known value (and, for a person's words, contacts) masked."""
     if isinstance(node, str):
         text = pattern.sub(MASK, node) if pattern else node
         if contacts:
-            text = PHONE.sub(MASK, EMAIL.sub(MASK, text))
+            text = mask_contacts(text, MASK, MASK)
         return text
     if isinstance(node, dict):
         return {key: _replace(value, pattern, contacts) for key, value in node.items()}
@@ -113,13 +103,13 @@ def _replace(node: Any, pattern: Optional[Pattern[str]], contacts: bool) -> Any:
 
 def mask_events(events: Sequence[Mapping[str, Any]]) -> List[Dict[str, Any]]:
     """Copies of ``events`` (one conversation, oldest first) with personal details masked."""
-    pattern = _pattern(personal_values(events))
+    pattern = values_pattern(personal_values(events))
     typed = _personal_user_turns(events)
     masked: List[Dict[str, Any]] = []
     for index, original in enumerate(events):
         event = copy.deepcopy(dict(original))
         kind = event.get("event")
-        if kind == "slot" and event.get("name") in PERSONAL_SLOTS:
+        if kind == "slot" and event.get("name") in MASKED_SLOTS:
             if event.get("value") is not None:
                 event["value"] = None
         elif kind == "user":

@@ -15,26 +15,22 @@ in config/clinic.yml (90). Run it daily (cron or a systemd timer):
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any, Mapping, Optional, Tuple
+from typing import Any, Mapping, Optional
 
-from sqlalchemy import column, delete, func, select, table
+from sqlalchemy import and_, func, select
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
 
+from bot.booking.statuses import closed_statuses
 from bot.booking.store import BookingRequestRow
-from bot.booking.store import ensure_schema as ensure_booking_schema
-from bot.db import get_engine
 from bot.privacy import DEFAULT_RETENTION_DAYS, audit
-from bot.privacy.stores import EVENTS, FEEDBACK_TABLE, has_table, tracker_connection, tracker_url
+from bot.privacy.deletion import FEEDBACK, delete_and_audit
+from bot.privacy.stores import EVENTS, tracker_url
 from bot.settings import get_settings
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_CLOSED_STATUSES = ("booked", "closed", "cancelled", "declined")
-_feedback = table(FEEDBACK_TABLE, column("created_at"))
 
 
 class RetentionError(RuntimeError):
@@ -59,18 +55,13 @@ def _privacy_settings() -> Mapping[str, Any]:
 def retention_days(days: Optional[int] = None) -> int:
     """The number of days to keep: the argument, the environment, the config, or 90."""
     value = days
-    if value is None and os.environ.get("PRIVACY_RETENTION_DAYS"):
-        value = int(os.environ["PRIVACY_RETENTION_DAYS"])
+    if value is None:
+        value = get_settings().env.privacy_retention_days
     if value is None:
         value = int(_privacy_settings().get("retention_days", DEFAULT_RETENTION_DAYS))
     if value < 1:
         raise ValueError(f"retention must be at least 1 day, got {value}")
     return value
-
-
-def closed_statuses() -> Tuple[str, ...]:
-    configured = _privacy_settings().get("closed_booking_statuses")
-    return tuple(str(s) for s in configured) if configured else DEFAULT_CLOSED_STATUSES
 
 
 def run_retention(
@@ -86,41 +77,24 @@ def run_retention(
     clinic_url = database_url or get_settings().database_url
     events_url = tracker_database_url or tracker_url()
     try:
-        ensure_booking_schema(clinic_url)
-        audit.ensure_schema(clinic_url)
-        with Session(get_engine(clinic_url), future=True) as clinic:
-            bookings = int(clinic.execute(
-                delete(BookingRequestRow).where(
-                    BookingRequestRow.status.in_(closed_statuses()),
-                    BookingRequestRow.created_at < cutoff,
-                )
-            ).rowcount or 0)
-            votes = 0
-            if has_table(clinic.connection(), FEEDBACK_TABLE):
-                votes = int(clinic.execute(
-                    delete(_feedback).where(_feedback.c.created_at < cutoff)
-                ).rowcount or 0)
-            conversations = events = 0
-            with tracker_connection(clinic, clinic_url, events_url) as connection:
-                if has_table(connection, EVENTS.name):
-                    stale = (
-                        select(EVENTS.c.sender_id)
-                        .group_by(EVENTS.c.sender_id)
-                        .having(func.max(EVENTS.c.timestamp) < cutoff.timestamp())
-                    )
-                    senders = list(connection.execute(stale).scalars())
-                    conversations = len(senders)
-                    if senders:
-                        events = int(connection.execute(
-                            delete(EVENTS).where(EVENTS.c.sender_id.in_(stale))
-                        ).rowcount or 0)
-            audit.record(clinic, audit.RETENTION, via, conversations=conversations,
-                         events=events, bookings=bookings, feedback=votes)
-            clinic.commit()
+        audit.require_schema(clinic_url, RetentionError)
+        stale = (
+            select(EVENTS.c.sender_id)
+            .group_by(EVENTS.c.sender_id)
+            .having(func.max(EVENTS.c.timestamp) < cutoff.timestamp())
+        )
+        deleted = delete_and_audit(
+            clinic_url, events_url, audit.RETENTION, via,
+            bookings=and_(BookingRequestRow.status.in_(closed_statuses()),
+                          BookingRequestRow.created_at < cutoff),
+            feedback=FEEDBACK.c.created_at < cutoff,
+            senders=stale,
+        )
     except SQLAlchemyError as error:
         logger.error("retention run failed: %s", type(error).__name__)
         raise RetentionError(
             f"a database could not be used ({type(error).__name__}); check DATABASE_URL "
             "and TRACKER_DB_URL, then run it again"
         ) from None
-    return Retention(keep, cutoff, conversations, events, bookings, votes)
+    return Retention(keep, cutoff, deleted.conversations, deleted.events, deleted.bookings,
+                     deleted.feedback)

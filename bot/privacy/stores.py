@@ -8,50 +8,29 @@ Every statement binds its values; nothing here logs what a conversation holds.
 
 from __future__ import annotations
 
-import os
 from contextlib import contextmanager
 from typing import Iterator, Mapping, Optional
 
-from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, inspect
-from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.engine.url import make_url
+from sqlalchemy import inspect
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from bot.db import get_engine
+from bot.schema import TRACKER_EVENTS
 
-# Rasa's SQLTrackerStore table (rasa/core/tracker_store.py, SQLEvent); created by Rasa.
-_rasa = MetaData()
-EVENTS = Table(
-    "events",
-    _rasa,
-    Column("id", Integer, primary_key=True),
-    Column("sender_id", String(255), nullable=False, index=True),
-    Column("type_name", String(255), nullable=False),
-    Column("timestamp", Float),
-    Column("intent_name", String(255)),
-    Column("action_name", String(255)),
-    Column("data", Text),
-)
+# Rasa's SQLTrackerStore table, declared once in bot/schema.py.
+EVENTS = TRACKER_EVENTS
 
 # The web widget's votes (bot/web/feedback.py) name the conversation by its sender id.
 FEEDBACK_TABLE = "feedback"
 
 
 def tracker_url(environ: Optional[Mapping[str, str]] = None) -> str:
-    """The tracker database's SQLAlchemy URL, with ``TRACKER_DB_PASSWORD`` filled in."""
-    from bot.deploy.endpoints import DEFAULT_TRACKER_URL
+    """The tracker database's SQLAlchemy URL, with ``TRACKER_DB_PASSWORD`` filled in
+    (built in one place: ``Environment.tracker_url`` in bot/settings/environment.py)."""
+    from bot.settings import environment
 
-    env = os.environ if environ is None else environ
-    url = env.get("TRACKER_DB_URL") or DEFAULT_TRACKER_URL
-    password = env.get("TRACKER_DB_PASSWORD")
-    parsed = make_url(url)
-    if password and not parsed.password and parsed.get_backend_name() != "sqlite":
-        return parsed.set(password=password).render_as_string(hide_password=False)
-    return url
-
-
-def tracker_engine(url: Optional[str] = None) -> Engine:
-    return get_engine(url or tracker_url())
+    return environment(environ).tracker_url()
 
 
 def has_table(connection: Connection, name: str) -> bool:

@@ -19,10 +19,14 @@ the ``crisis_matcher`` spaCy component (bot/nlp/crisis_matcher.py) on the text:
   actions for one safety line before their reply (the booking form carries on);
 * otherwise the message is left alone (paraphrases and typos stay the classifier's job).
 
-The spaCy pipeline is loaded lazily from the ``model`` setting (the directory built by
-``python -m bot.nlp.pipeline``, the one SpacyNLP loads). If that directory does not exist the
-guard builds the same pipeline in memory rather than run without a safety net. Importing
-this module registers the ``crisis_matcher`` factory, which SpacyNLP's ``spacy.load`` needs.
+The matcher is the (disabled) ``crisis_matcher`` of the spaCy pipeline SpacyNLP has loaded:
+the component is registered with ``model_from="SpacyNLP"``, so Rasa's graph hands it the same
+``SpacyModel`` it gives SpacyTokenizer and SpacyEntityExtractor. The pipeline is in memory once
+and the matcher runs once per message, here (SpacyNLP leaves it disabled). Only in a pipeline
+without SpacyNLP is a pipeline loaded lazily from the ``model`` setting (the directory built by
+``python -m bot.nlp.pipeline``); if that directory does not exist the guard builds the same
+pipeline in memory rather than run without a safety net. Importing this module registers the
+``crisis_matcher`` factory, which SpacyNLP's ``spacy.load`` needs.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.classifiers.classifier import IntentClassifier
+from rasa.nlu.utils.spacy_utils import SpacyModel
 from rasa.shared.constants import DEFAULT_NLU_FALLBACK_INTENT_NAME
 from rasa.shared.nlu.constants import (
     INTENT,
@@ -65,14 +70,14 @@ UNSURE_INTENTS = frozenset({DEFAULT_NLU_FALLBACK_INTENT_NAME, "out_of_scope", "c
 
 
 @DefaultV1Recipe.register(
-    [DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False
+    [DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False, model_from="SpacyNLP"
 )
 class CrisisGuard(GraphComponent, IntentClassifier):
     """Force the crisis intent on crisis phrases; overrule it on known idioms."""
 
     @staticmethod
     def get_default_config() -> dict[str, Any]:
-        """The saved spaCy pipeline to use and the crisis intent's name."""
+        """The spaCy pipeline to load without SpacyNLP, the crisis intent's name, the doubt."""
         return {MODEL_KEY: str(DEFAULT_OUTPUT_DIR), CRISIS_INTENT_KEY: "crisis",
                 DOUBT_MARGIN_KEY: -0.1, DOUBT_CONFIDENCE_KEY: 0.5}
 
@@ -103,8 +108,14 @@ class CrisisGuard(GraphComponent, IntentClassifier):
         """Create the component (nothing is loaded until the first message)."""
         return cls(config)
 
-    def process(self, messages: list[Message]) -> list[Message]:
-        """Apply the crisis rules to each message's intent and ranking."""
+    def process(self, messages: list[Message], model: SpacyModel | None = None) -> list[Message]:
+        """Apply the crisis rules to each message's intent and ranking.
+
+        ``model`` is SpacyNLP's loaded pipeline (given by Rasa's graph when the NLU pipeline has
+        SpacyNLP); without it the guard loads its own from the ``model`` setting.
+        """
+        if model is not None:
+            self._use(model.model)
         for message in messages:
             text = message.get(TEXT)
             if not isinstance(text, str) or not text.strip():
@@ -129,6 +140,13 @@ class CrisisGuard(GraphComponent, IntentClassifier):
         """Run the crisis matcher on a text (loads the spaCy pipeline on first use)."""
         nlp, matcher = self._get_pipeline()
         return matcher.analyse(nlp.make_doc(text[: nlp.max_length]))
+
+    def _use(self, nlp: Language) -> None:
+        """Match with ``nlp``'s crisis matcher (kept while the same pipeline is given)."""
+        if self._pipeline is None or self._pipeline[0] is not nlp:
+            with self._lock:
+                if self._pipeline is None or self._pipeline[0] is not nlp:
+                    self._pipeline = (nlp, _crisis_component(nlp))
 
     def _get_pipeline(self) -> tuple[Language, CrisisMatcher]:
         if self._pipeline is None:
@@ -194,7 +212,11 @@ def _signal_level(message: Message) -> str | None:
 
 
 def _crisis_component(nlp: Language) -> CrisisMatcher:
-    """The pipeline's crisis matcher (enabled or not), added if the pipeline lacks one."""
+    """The pipeline's crisis matcher (enabled or not), added if the pipeline lacks one.
+
+    An added matcher is disabled, as in the saved pipeline: the guard calls it itself, and the
+    pipeline may be SpacyNLP's, which would otherwise run it a second time on every message.
+    """
     for _, component in nlp.components:
         if isinstance(component, CrisisMatcher):
             return component
@@ -202,4 +224,5 @@ def _crisis_component(nlp: Language) -> CrisisMatcher:
     added = nlp.add_pipe(FACTORY_NAME)
     if not isinstance(added, CrisisMatcher):
         raise TypeError(f"factory {FACTORY_NAME!r} did not build a CrisisMatcher")
+    nlp.disable_pipe(FACTORY_NAME)
     return added

@@ -20,6 +20,7 @@ from typing import Any, Dict, List
 from sqlalchemy import insert
 
 from bot.db import get_engine
+from bot.migrations import migrate
 from bot.staff import inbox
 from bot.staff.project import Project, sandbox_copy
 from bot.staff.users import STAFF, User
@@ -90,6 +91,7 @@ def run(events: int, directory: Path) -> Dict[str, Any]:
     project = Project(root=sandbox_copy(directory / "project"),
                       database_url=f"sqlite:///{directory / 'clinic.db'}",
                       tracker_url=f"sqlite:///{directory / 'tracker.db'}")
+    migrate(project.database_url)  # a fresh clinic database: the migrations make its tables
     staff = User("bench", STAFF)
     users = seed(project.tracker_url, events)
     figures: Dict[str, Any] = {"events": events, "user_messages": users}
@@ -148,6 +150,7 @@ def _cli_open(project: Project, directory: Path) -> float:
 
     from bot.settings import PROJECT_ROOT
 
+    # Allowed read of os.environ (tests/unit/test_settings.py): the child process's environment.
     env = dict(os.environ, PYTHONPATH=str(PROJECT_ROOT), DATABASE_URL=project.database_url,
                TRACKER_DB_URL=project.tracker_url, STAFF_PROJECT_DIR=str(project.root),
                STAFF_USER="bench", STAFF_PASSWORD=PASSWORD)

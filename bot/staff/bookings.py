@@ -11,18 +11,19 @@ import io
 from typing import List, Optional, Tuple
 
 from bot.booking import store
-from bot.booking.commands import OPEN_STATUSES, booking_statuses, write_csv
+from bot.booking.export import write_csv
+from bot.booking.statuses import OPEN_STATUSES, booking_statuses
 from bot.db import session_scope
 from bot.staff import users
 from bot.staff.project import Project
 from bot.staff.store import audit
-from bot.staff.store import ensure_schema as ensure_staff_schema
+from bot.staff.store import require_schema as require_staff_schema
 
 PERMISSION = "bookings"
 
 
 def _audit(project: Project, user: users.User, action: str, target: str, **details: object) -> None:
-    ensure_staff_schema(project.database_url)
+    require_staff_schema(project.database_url)
     with session_scope(project.database_url) as session:
         audit(session, user.username, action, target, **details)
 
@@ -96,10 +97,10 @@ def export_csv(project: Project, user: users.User, status: Optional[str] = None)
 
 def notification_counts(project: Project) -> dict:
     """Outbox rows per status ({} when the database cannot say)."""
-    from bot.notify import outbox
+    from bot.booking import outbox
 
     try:
-        store.ensure_schema(project.database_url)
+        store.require_schema(project.database_url)
         return outbox.counts(project.database_url)
     except Exception:  # noqa: BLE001 - the page still shows the requests
         return {}
@@ -107,7 +108,7 @@ def notification_counts(project: Project) -> dict:
 
 def notifications_of(project: Project, reference: str) -> List[Tuple[str, str, int]]:
     """(channel, status, attempts) of one request's notifications."""
-    from bot.notify import outbox
+    from bot.booking import outbox
 
     return [(str(r.channel), str(r.status), int(r.attempts))
             for r in outbox.rows_for(normalise_reference(reference), project.database_url)]

@@ -57,6 +57,7 @@ class CandidateRun:
 # --------------------------------------------------------------------- the parent side
 
 def _env() -> Dict[str, str]:
+    # Allowed read of os.environ (tests/unit/test_settings.py): the child process's environment.
     return dict(os.environ, RASA_TELEMETRY_ENABLED="false", SQLALCHEMY_SILENCE_UBER_WARNING="1",
                 PYTHONPATH=os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")])))
 

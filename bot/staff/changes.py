@@ -37,7 +37,7 @@ from bot.knowledge.store import (
 from bot.staff import masking, training_data
 from bot.staff.inbox import intent_of, text_key, topic_of, tracked
 from bot.staff.project import Project, staff_flag
-from bot.staff.store import ChangeRow, LabelRow, audit, ensure_schema, utcnow
+from bot.staff.store import ChangeRow, LabelRow, audit, require_schema, utcnow
 from bot.staff.users import CLINICIAN, STAFF, PermissionDenied, User, require
 
 logger = logging.getLogger(__name__)
@@ -116,7 +116,7 @@ def label(project: Project, user: Optional[User], event_ids: Sequence[int], topi
         examples = [masking.for_training(m.masked) for m in messages]
     check = training_data.check_examples(project, intent, examples)
     summary = f"{len(messages)} message(s) labelled {topic_of(intent)}"
-    ensure_schema(project.database_url)
+    require_schema(project.database_url)
     with session_scope(project.database_url) as session:
         row = ChangeRow(created_at=utcnow(), created_by=actor.username, kind=EXAMPLES,
                         needs_role=STAFF, status=APPLIED, summary=summary,
@@ -210,7 +210,7 @@ def propose_answer(project: Project, user: Optional[User], topic_id: str, answer
 
 def _record_pending(project: Project, actor: User, kind: str, summary: str,
                     payload: Dict[str, Any]) -> Change:
-    ensure_schema(project.database_url)
+    require_schema(project.database_url)
     with session_scope(project.database_url) as session:
         row = ChangeRow(created_at=utcnow(), created_by=actor.username, kind=kind,
                         needs_role=CLINICIAN, status=PENDING, summary=summary[:300],
@@ -224,7 +224,7 @@ def _record_pending(project: Project, actor: User, kind: str, summary: str,
 
 def pending(project: Project, user: Optional[User]) -> List[Change]:
     require(user, "read_inbox")
-    ensure_schema(project.database_url)
+    require_schema(project.database_url)
     with session_scope(project.database_url) as session:
         rows = session.execute(select(ChangeRow).where(ChangeRow.status == PENDING)
                                .order_by(ChangeRow.id)).scalars().all()
@@ -233,7 +233,7 @@ def pending(project: Project, user: Optional[User]) -> List[Change]:
 
 def recent(project: Project, user: Optional[User], limit: int = 30) -> List[Change]:
     require(user, "read_inbox")
-    ensure_schema(project.database_url)
+    require_schema(project.database_url)
     with session_scope(project.database_url) as session:
         rows = session.execute(select(ChangeRow).order_by(ChangeRow.id.desc()).limit(limit)).scalars()
         return [_change(r) for r in rows]
@@ -256,7 +256,7 @@ def self_approval_allowed() -> bool:
 def approve(project: Project, user: Optional[User], change_id: int) -> Change:
     """Apply a pending change. An answer text needs a clinician; the KB file and the knowledge
     database are updated now, the intent and examples go live with the next retrain."""
-    ensure_schema(project.database_url)
+    require_schema(project.database_url)
     with session_scope(project.database_url) as session:
         row = _pending_row(session, change_id)
         permission = "approve_answer" if row.needs_role == CLINICIAN else "approve_examples"

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import os
 import sys
 from pathlib import Path
 from typing import Optional
 
+from bot.settings import get_settings
 from bot.staff import changes, deploy, inbox, users
 from bot.staff.project import Project
 from bot.staff.store import audit_log
@@ -40,10 +40,11 @@ def _ask(prompt: str, variable: str) -> str:
 
 
 def _login(args: argparse.Namespace, project: Project) -> users.User:
-    username = args.user or os.environ.get("STAFF_USER")
+    env = get_settings().env
+    username = args.user or env.staff_user
     if not username:
         raise ValueError("Say who you are: --user NAME (or set STAFF_USER).")
-    password = os.environ.get("STAFF_PASSWORD")
+    password = env.staff_password
     if password is None:
         password = _ask(f"Password for {username}: ", "STAFF_PASSWORD")
     try:
@@ -226,8 +227,8 @@ def _users_add(args: argparse.Namespace) -> int:
         password = sys.stdin.readline().rstrip("\r\n")
         if not password:
             raise ValueError("--password-stdin read no password (one line on standard input).")
-    elif os.environ.get(NEW_PASSWORD) is not None:
-        password = os.environ[NEW_PASSWORD]
+    elif get_settings().env.staff_new_password is not None:
+        password = str(get_settings().env.staff_new_password)
     else:
         password = _ask(f"New password for {args.name}: ", NEW_PASSWORD)
         if getpass.getpass("Again: ") != password:
@@ -372,7 +373,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sub.add_argument("--csv", type=Path, help="also write one CSV file per chart into this folder")
 
     sub = add("web", _web, "start the staff web page on 127.0.0.1:$STAFF_PORT (8090)")
-    sub.add_argument("--port", type=int, default=int(os.environ.get("STAFF_PORT", "8090")))
+    sub.add_argument("--port", type=int, default=get_settings().env.staff_port)
 
 
 if __name__ == "__main__":  # pragma: no cover

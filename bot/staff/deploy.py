@@ -39,7 +39,7 @@ from bot.staff import candidate as candidates
 from bot.staff import checks
 from bot.staff.evaluate import Evaluation, holdout_sha
 from bot.staff.project import Project
-from bot.staff.store import ChangeRow, ModelRow, audit, ensure_schema, utcnow
+from bot.staff.store import ChangeRow, ModelRow, audit, require_schema, utcnow
 from bot.staff.users import User, require
 
 logger = logging.getLogger(__name__)
@@ -409,7 +409,7 @@ def retrain(project: Project, user: Optional[User], *, with_tests: bool = False,
     """Train a candidate, check it, and put it live if every check passes."""
     actor = require(user, "deploy")
     say = progress or (lambda _text: None)
-    ensure_schema(project.database_url)
+    require_schema(project.database_url)
     with exclusive(project):
         started = time.monotonic()
         live = _register_initial(project, actor)
@@ -544,7 +544,7 @@ def rollback(project: Project, user: Optional[User], to: Optional[str] = None,
              probe: bool = False) -> DeployReport:
     """Put the previous live model (or the one named ``to``) back; no training."""
     actor = require(user, "deploy")
-    ensure_schema(project.database_url)
+    require_schema(project.database_url)
     with exclusive(project):
         with session_scope(project.database_url) as session:
             live = _live_row(session)
@@ -588,7 +588,7 @@ class ModelInfo:
 
 def history(project: Project, user: Optional[User]) -> List[ModelInfo]:
     require(user, "read_inbox")
-    ensure_schema(project.database_url)
+    require_schema(project.database_url)
     with session_scope(project.database_url) as session:
         rows = session.execute(select(ModelRow).order_by(ModelRow.id.desc())).scalars().all()
         return [ModelInfo(r.name, r.mode, r.status, r.created_at, r.created_by, r.accuracy,

@@ -9,31 +9,35 @@ was. Texts are masked (``masking``) before they leave this module; so are conver
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
-from pathlib import Path
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
-from sqlalchemy import (Column, Float, Integer, MetaData, String, Table, Text, func, inspect, or_,
+from sqlalchemy import (func, inspect, or_,
                         select)
-from sqlalchemy.engine.url import make_url
 
 from bot.db import get_engine, session_scope
-from bot.intents import BOOK_APPOINTMENT, BOOKING_TOPIC, FALLBACK_INTENT, OUT_OF_SCOPE
-from bot.staff import grouping, inbox_index, masking
+from bot.intents import FALLBACK_INTENT, OUT_OF_SCOPE
+from bot.staff import grouping, inbox_index
+from bot.staff.tracked import (  # noqa: F401  (the inbox's names for what it reads)
+    BOOKING_FORM,
+    EVENTS,
+    IDENTITY_SLOTS,
+    SCAN_LIMIT,
+    TrackedMessage,
+    intent_of,
+    read_messages,
+    topic_of,
+    tracker_ready,
+)
 from bot.staff.project import (DEFAULT_GROUP_SIMILARITY, DEFAULT_INBOX_THRESHOLD,
                                DEFAULT_MEANING_SIMILARITY, Project, staff_setting)
-from bot.staff.store import LabelRow, ensure_schema
+from bot.staff.store import LabelRow, require_schema
 from bot.staff.users import User, require
 
 logger = logging.getLogger(__name__)
 
-BOOKING_FORM = "booking_form"
-# Slots whose values identify the person; masked wherever they appear in that conversation.
-PERSONAL_SLOTS = ("booking_name", "booking_contact")
 REASON_LOW = "low confidence"
 REASON_FALLBACK = "unsure (fallback)"
 REASON_OUT_OF_SCOPE = "out of scope"
@@ -42,22 +46,7 @@ REASON_CLARIFY = "asked to clarify"
 # The inbox's reason filter: key -> what staff read
 REASON_CHOICES = {"fallback": "Unsure", "low": "Low confidence", "out_of_scope": "Out of scope",
                   "clarify": "Asked to clarify", "thumbs_down": "Thumbs down"}
-SCAN_LIMIT = 5000
 MAX_GROUP_SHOWN = 50
-
-# Rasa's SQLTrackerStore table, declared here only to read it (never created by us).
-_tracker_metadata = MetaData()
-EVENTS = Table(
-    "events", _tracker_metadata,
-    Column("id", Integer, primary_key=True),
-    Column("sender_id", String(255)),
-    Column("type_name", String(255)),
-    Column("timestamp", Float),
-    Column("intent_name", String(255)),
-    Column("action_name", String(255)),
-    Column("data", Text),
-)
-
 
 @dataclass(frozen=True)
 class InboxMessage:
@@ -105,41 +94,6 @@ class InboxGroup:
         return [m.event_id for m in self.messages]
 
 
-@dataclass(frozen=True)
-class TrackedMessage:
-    """A user message read from the tracker store (unmasked; stays inside the core)."""
-
-    event_id: int
-    sender_id: str
-    timestamp: float
-    text: str
-    intent: str
-    confidence: float
-    ranking: Tuple[Tuple[str, float], ...]
-    in_form: bool
-    known_values: Tuple[str, ...]
-
-    @property
-    def masked(self) -> str:
-        return masking.mask(self.text, self.known_values)
-
-    def guess(self) -> Tuple[str, float]:
-        """The topic the assistant leaned to and its confidence (past a fallback)."""
-        if self.intent == FALLBACK_INTENT:
-            for name, confidence in self.ranking:
-                if name != FALLBACK_INTENT:
-                    return topic_of(name), confidence
-        return topic_of(self.intent), self.confidence
-
-
-def topic_of(intent: str) -> str:
-    return BOOKING_TOPIC if intent == BOOK_APPOINTMENT else intent
-
-
-def intent_of(topic: str) -> str:
-    return BOOK_APPOINTMENT if topic == BOOKING_TOPIC else topic
-
-
 def conversation_label(sender_id: str) -> str:
     """A short stable id for a conversation; sender ids can be phone numbers, so never shown."""
     return "c-" + hashlib.sha256(sender_id.encode("utf-8")).hexdigest()[:8]
@@ -149,73 +103,10 @@ def text_key(text: str) -> str:
     return grouping.normalise(text)[:300]
 
 
-def _tracker_ready(url: str) -> bool:
-    """True once Rasa has written conversations (never creates an empty SQLite file)."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
-        if not Path(parsed.database).exists():
-            return False
-    return inspect(get_engine(url)).has_table("events")
-
-
-def _load(row_data: Optional[str]) -> Dict[str, Any]:
-    try:
-        data = json.loads(row_data or "{}")
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def read_messages(project: Project, limit: int = SCAN_LIMIT,
-                  event_ids: Optional[Sequence[int]] = None) -> List[TrackedMessage]:
-    """User messages newest first (or exactly ``event_ids``), with conversation context."""
-    if not _tracker_ready(project.tracker_url):
-        return []
-    engine = get_engine(project.tracker_url)
-    with engine.connect() as connection:
-        query = select(EVENTS).where(EVENTS.c.type_name == "user")
-        if event_ids is not None:
-            query = query.where(EVENTS.c.id.in_(list(event_ids)))
-        rows = connection.execute(query.order_by(EVENTS.c.id.desc()).limit(limit)).all()
-        senders = sorted({r.sender_id for r in rows})
-        context = connection.execute(
-            select(EVENTS.c.id, EVENTS.c.sender_id, EVENTS.c.type_name, EVENTS.c.data)
-            .where(EVENTS.c.sender_id.in_(senders),
-                   EVENTS.c.type_name.in_(["slot", "active_loop"]))
-            .order_by(EVENTS.c.id)
-        ).all() if senders else []
-    values: Dict[str, Set[str]] = defaultdict(set)
-    loops: Dict[str, List[Tuple[int, Optional[str]]]] = defaultdict(list)
-    for row in context:
-        data = _load(row.data)
-        if row.type_name == "slot" and data.get("name") in PERSONAL_SLOTS and data.get("value"):
-            values[row.sender_id].add(str(data["value"]))
-        elif row.type_name == "active_loop":
-            loops[row.sender_id].append((row.id, data.get("name")))
-    messages = []
-    for row in rows:
-        data = _load(row.data)
-        parse = data.get("parse_data") or {}
-        intent = parse.get("intent") or {}
-        ranking = tuple(
-            (str(item.get("name")), float(item.get("confidence") or 0.0))
-            for item in parse.get("intent_ranking") or [] if isinstance(item, dict)
-        )
-        loop_before = [name for event_id, name in loops[row.sender_id] if event_id < row.id]
-        messages.append(TrackedMessage(
-            event_id=int(row.id), sender_id=str(row.sender_id), timestamp=float(row.timestamp or 0),
-            text=str(data.get("text") or ""), intent=str(intent.get("name") or row.intent_name or ""),
-            confidence=float(intent.get("confidence") or 0.0), ranking=ranking,
-            in_form=bool(loop_before and loop_before[-1] == BOOKING_FORM),
-            known_values=tuple(sorted(values[row.sender_id])),
-        ))
-    return messages
-
-
 def _thumbs_down(project: Project) -> Set[int]:
     """Event ids of messages whose answer got a thumbs down in the web widget."""
     try:
-        from bot.web.feedback import FeedbackRow
+        from bot.schema import FeedbackRow
     except ModuleNotFoundError:
         return set()
     if not inspect(get_engine(project.database_url)).has_table(FeedbackRow.__tablename__):
@@ -255,7 +146,7 @@ def _thumbs_down(project: Project) -> Set[int]:
 
 
 def _labels(project: Project) -> Tuple[Dict[int, str], Dict[str, Tuple[str, datetime]]]:
-    ensure_schema(project.database_url)
+    require_schema(project.database_url)
     with session_scope(project.database_url) as session:
         rows = session.execute(select(LabelRow.event_id, LabelRow.text_key, LabelRow.intent,
                                       LabelRow.created_at)).all()
@@ -375,7 +266,7 @@ def inbox_page(project: Project, user: Optional[User], filters: Optional[InboxFi
     filters = filters or InboxFilter()
     limit = threshold if threshold is not None else staff_setting("inbox_threshold",
                                                                   DEFAULT_INBOX_THRESHOLD)
-    ensure_schema(project.database_url)
+    require_schema(project.database_url)
     inbox_index.refresh(project, _reviewable, text_key, encode_below=limit)
     down = _thumbs_down(project)
     by_event, by_text = _labels(project)

@@ -24,40 +24,16 @@ from dataclasses import dataclass
 from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 import numpy as np
-from sqlalchemy import (Column, Float, Index, Integer, LargeBinary, String, Text, bindparam,
-                        delete, func, inspect, select, update)
+from sqlalchemy import Index, bindparam, delete, func, inspect, select, update
 from sqlalchemy.engine import Engine
 
-from bot.db import Base, get_engine, session_scope
+from bot.db import get_engine, session_scope
+from bot.schema import InboxItemRow, InboxStateRow
 
 logger = logging.getLogger(__name__)
 
 CHUNK = 2000
 VECTOR_DTYPE = np.float16
-
-
-class InboxItemRow(Base):  # type: ignore[valid-type,misc]
-    __tablename__ = "staff_inbox_items"
-
-    event_id = Column(Integer, primary_key=True, autoincrement=False)
-    sender_hash = Column(String(64), nullable=False, index=True)
-    at = Column(Float, nullable=False, index=True)
-    text = Column(Text, nullable=False)
-    text_key = Column(String(300), nullable=False)
-    intent = Column(String(128), nullable=False, index=True)
-    topic = Column(String(128), nullable=False, index=True)
-    confidence = Column(Float, nullable=False, index=True)
-    clarified = Column(Integer, nullable=False, default=0)  # the assistant asked "did you mean"
-    vector = Column(LargeBinary, nullable=True)
-
-    __table_args__ = (Index("ix_staff_inbox_items_intent_at", "intent", "at"),)
-
-
-class InboxStateRow(Base):  # type: ignore[valid-type,misc]
-    __tablename__ = "staff_inbox_state"
-
-    name = Column(String(32), primary_key=True)
-    value = Column(Integer, nullable=False, default=0)
 
 
 def sender_hash(sender_id: str) -> str:
@@ -67,7 +43,7 @@ def sender_hash(sender_id: str) -> str:
 def ensure_tracker_indexes(engine: Engine) -> None:
     """The inbox reads user messages by id and a conversation's slots by sender: index both
     (Rasa's table has an index on sender_id only). Idempotent; skipped when not allowed."""
-    from bot.staff.inbox import EVENTS
+    from bot.staff.tracked import EVENTS
 
     wanted = {"ix_events_type_name_id": ("type_name", "id"),
               "ix_events_sender_type": ("sender_id", "type_name"),
@@ -98,11 +74,11 @@ def refresh(project, reviewable, text_key, encode_below: float = 0.0) -> Refresh
     which messages staff review and ``text_key`` how a text is keyed for labels. New messages
     that need a look (unsure, out of scope, confidence under ``encode_below``) are encoded
     now, so later filtered views find their vectors stored."""
-    from bot.staff.inbox import (EVENTS, FALLBACK_INTENT, OUT_OF_SCOPE, PERSONAL_SLOTS,
-                                 _tracker_ready, read_messages)
+    from bot.intents import FALLBACK_INTENT, OUT_OF_SCOPE
+    from bot.staff.tracked import EVENTS, IDENTITY_SLOTS, read_messages, tracker_ready
 
     result = RefreshResult()
-    if not _tracker_ready(project.tracker_url):
+    if not tracker_ready(project.tracker_url):
         return result
     tracker = get_engine(project.tracker_url)
     ensure_tracker_indexes(tracker)
@@ -120,7 +96,7 @@ def refresh(project, reviewable, text_key, encode_below: float = 0.0) -> Refresh
         revealed = sorted({row.sender_id for row in connection.execute(
             select(EVENTS.c.sender_id, EVENTS.c.data).where(
                 EVENTS.c.id > last, EVENTS.c.type_name == "slot")) if any(
-                f'"{name}"' in (row.data or "") for name in PERSONAL_SLOTS)}) if last else []
+                f'"{name}"' in (row.data or "") for name in IDENTITY_SLOTS)}) if last else []
         user_ids = [int(i) for i in connection.execute(
             select(EVENTS.c.id).where(EVENTS.c.type_name == "user", EVENTS.c.id > last)
             .order_by(EVENTS.c.id)).scalars()]
@@ -161,7 +137,7 @@ CLARIFY_ACTION = "action_clarify"
 
 def _mark_clarified(project, last: int) -> None:  # type: ignore[no-untyped-def]
     """Messages the assistant answered with "did you mean ...?" (the clarify action)."""
-    from bot.staff.inbox import EVENTS
+    from bot.staff.tracked import EVENTS
 
     with get_engine(project.tracker_url).connect() as connection:
         asked = connection.execute(select(EVENTS.c.id, EVENTS.c.sender_id).where(
@@ -181,7 +157,7 @@ def _mark_clarified(project, last: int) -> None:  # type: ignore[no-untyped-def]
 
 
 def _row(message, text_key) -> InboxItemRow:  # type: ignore[no-untyped-def]
-    from bot.staff.inbox import FALLBACK_INTENT
+    from bot.intents import FALLBACK_INTENT
 
     topic, confidence = message.guess()
     masked = message.masked
@@ -193,7 +169,7 @@ def _row(message, text_key) -> InboxItemRow:  # type: ignore[no-untyped-def]
 
 def _remask(project, senders: Sequence[str], reviewable, text_key) -> int:  # type: ignore[no-untyped-def]
     """Mask again the indexed messages of conversations that revealed a name or contact."""
-    from bot.staff.inbox import read_messages
+    from bot.staff.tracked import read_messages
 
     hashes = [sender_hash(s) for s in senders]
     with session_scope(project.database_url) as session:
@@ -214,7 +190,7 @@ def _remask(project, senders: Sequence[str], reviewable, text_key) -> int:  # ty
 
 def _drop_forgotten(project) -> int:  # type: ignore[no-untyped-def]
     """Drop rows whose message is no longer in the tracker store (erased or expired)."""
-    from bot.staff.inbox import EVENTS
+    from bot.staff.tracked import EVENTS
 
     with get_engine(project.tracker_url).connect() as connection:
         present = set(connection.execute(

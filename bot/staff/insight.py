@@ -102,7 +102,7 @@ def report(project: Project, user: Optional[User], days: int = 30,
 
 def _tracker_rows(project: Project, cutoff: float) -> List[Tuple[str, str, float, str, str]]:
     """(sender, type, timestamp, intent, action) of user, bot and action events since cutoff."""
-    if not inbox._tracker_ready(project.tracker_url):
+    if not inbox.tracker_ready(project.tracker_url):
         return []
     engine = get_engine(project.tracker_url)
     inbox_index.ensure_tracker_indexes(engine)
@@ -159,7 +159,7 @@ def _outcomes(events: List[Tuple[str, str, float, str, str]]) -> Chart:
 def _thumbs(project: Project, since: datetime, names: Dict[str, str]) -> Chart:
     chart = Chart("thumbs", "Thumbs up and down per topic", ("topic", "up", "down"), kind="stacked")
     try:
-        from bot.web.feedback import FeedbackRow
+        from bot.schema import FeedbackRow
     except ModuleNotFoundError:
         return chart
     if not inspect(get_engine(project.database_url)).has_table(FeedbackRow.__tablename__):

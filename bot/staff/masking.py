@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from typing import Iterable, List, Tuple
 
+from bot.contacts import NOT_NAMES, STRONG_NAME_CUE, WEAK_NAME_CUE, mask_contacts, values_pattern
+
 EMAIL_MASK = "[email]"
 PHONE_MASK = "[phone]"
 NAME_MASK = "[name]"
@@ -19,38 +21,9 @@ NAME_MASK = "[name]"
 # learns from a natural sentence and no real person's details reach the data files.
 TRAINING_STAND_INS = {EMAIL_MASK: "someone@example.com", PHONE_MASK: "555-0100", NAME_MASK: "Alex"}
 
-EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}")
-# 7 to 15 digits with the separators people type: +1 (403) 555-0199, 403.555.0199, 4035550199
-PHONE = re.compile(r"(?<![\w+])\+?\(?\d(?:[\s().\-]{0,3}\d){6,14}(?!\d)")
-NAME_WORD = r"[A-Za-zÀ-ÖØ-öø-ÿ][A-Za-zÀ-ÖØ-öø-ÿ'\-]*"
-CAPITALISED = r"[A-ZÀ-ÖØ-Þ][A-Za-zÀ-ÖØ-öø-ÿ'\-]*"
-# A cue that is always followed by a name, whatever its case ("my name is sam lee").
-STRONG_CUE = re.compile(
-    rf"\b(?:my\s+name\s+is|my\s+name's|my\s+names|name\s*:|call\s+me|i\s+go\s+by)\s+"
-    rf"(?P<name>{NAME_WORD}(?:\s+{CAPITALISED}){{0,2}})",
-    re.IGNORECASE,
-)
-# A cue followed by a name only when the next word is capitalised ("I'm Sarah", not
-# "I'm worried"). The cue itself may be in any case; the name must be capitalised.
-WEAK_CUE = re.compile(
-    rf"(?i:\b(?:i\s*am|i'm|i’m|im|this\s+is|it's|it’s|its|signed|regards,?|cheers,?|thanks,?)\s+)"
-    rf"(?P<name>{CAPITALISED}(?:\s+{CAPITALISED}){{0,2}})"
-)
-# Capitalised words a cue may be followed by that are not names.
-NOT_NAMES = {
-    "i", "a", "an", "the", "not", "so", "very", "really", "just", "also", "still", "here",
-    "dr", "doctor", "mr", "mrs", "ms", "ok", "okay", "sure", "sorry", "new", "interested",
-    "looking", "wondering", "trying", "asking", "curious", "worried", "anxious", "depressed",
-    "confused", "pregnant", "sad", "scared", "afraid", "tired", "sick", "fine", "good",
-    "great", "well", "glad", "happy", "on", "in", "at", "from", "with", "taking", "having",
-    "feeling", "going", "about", "for", "to", "and", "but", "or", "ibs", "gaba", "fmt",
-    "you", "your", "me", "my", "it", "this", "that", "what", "how", "why", "when",
-}
-
-
 def _name_spans(text: str) -> List[Tuple[int, int]]:
     spans = []
-    for pattern in (STRONG_CUE, WEAK_CUE):
+    for pattern in (STRONG_NAME_CUE, WEAK_NAME_CUE):
         for match in pattern.finditer(text):
             words = match.group("name").split()
             # keep the leading run of words that can be names
@@ -77,16 +50,12 @@ def _known_value_pattern(values: Iterable[str]) -> "re.Pattern[str] | None":
             continue
         parts.add(value)
         parts.update(word for word in re.split(r"[\s,]+", value) if len(word) >= 2)
-    if not parts:
-        return None
-    alternatives = sorted((re.escape(p) for p in parts), key=len, reverse=True)
-    return re.compile(r"(?<!\w)(?:" + "|".join(alternatives) + r")(?!\w)", re.IGNORECASE)
+    return values_pattern(parts)
 
 
 def mask(text: str, known_values: Iterable[str] = ()) -> str:
     """``text`` with emails, phone numbers and names replaced by ``[email]``, ``[phone]``, ``[name]``."""
-    text = EMAIL.sub(EMAIL_MASK, text)
-    text = PHONE.sub(PHONE_MASK, text)
+    text = mask_contacts(text, EMAIL_MASK, PHONE_MASK)
     known = _known_value_pattern(known_values)
     if known is not None:
         text = known.sub(NAME_MASK, text)
@@ -96,10 +65,6 @@ def mask(text: str, known_values: Iterable[str] = ()) -> str:
             continue
         text = text[:start] + NAME_MASK + text[end:]
     return re.sub(r"(?:\[name\]\s+){1,}\[name\]", NAME_MASK, text)
-
-
-def is_masked(text: str) -> bool:
-    return any(token in text for token in TRAINING_STAND_INS)
 
 
 def for_training(masked_text: str) -> str:

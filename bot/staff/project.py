@@ -6,16 +6,14 @@ clinic's tree and, in tests, on a temporary copy of it.
 
 from __future__ import annotations
 
-import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
-from bot.deploy.endpoints import DEFAULT_TRACKER_URL
-from bot.deploy.token import read_token
+from bot.settings.token import read_token
 from bot.knowledge.store import ARTICLE_FILE
-from bot.settings import PROJECT_ROOT, get_settings
+from bot.settings import DEFAULT_TRACKER_URL, PROJECT_ROOT, environment, get_settings
 
 STAFF_EXAMPLES_FILE = "staff_examples.yml"
 DEFAULT_INBOX_THRESHOLD = 0.6
@@ -39,14 +37,14 @@ class Project:
 
     @classmethod
     def from_env(cls, environ: Optional[Mapping[str, str]] = None) -> "Project":
-        env = os.environ if environ is None else environ
-        root = Path(env.get("STAFF_PROJECT_DIR") or PROJECT_ROOT).resolve()
+        env = environment(environ)
+        root = Path(env.staff_project_dir or PROJECT_ROOT).resolve()
         return cls(
             root=root,
-            database_url=env.get("DATABASE_URL") or get_settings().database_url,
-            tracker_url=env.get("TRACKER_DB_URL") or DEFAULT_TRACKER_URL,
-            rasa_url=env.get("RASA_URL") or f"http://127.0.0.1:{env.get('RASA_PORT', '5005')}",
-            api_token=read_token(env),
+            database_url=env.explicit("DATABASE_URL") or get_settings().database_url,
+            tracker_url=env.tracker_url(),  # with TRACKER_DB_PASSWORD, as the privacy jobs
+            rasa_url=env.rasa_url or f"http://127.0.0.1:{env.rasa_port}",
+            api_token=read_token(environ),
         )
 
     # --- Rasa's declarative layer -------------------------------------------------------
@@ -112,9 +110,10 @@ class Project:
 
 
 def staff_setting(key: str, default: Any) -> Any:
-    """A tunable from ``config/clinic.yml`` → ``staff:`` (environment ``STAFF_<KEY>`` wins)."""
-    env_value = os.environ.get(f"STAFF_{key.upper()}")
-    if env_value:
+    """A tunable from ``config/clinic.yml`` → ``staff:`` (environment ``STAFF_<KEY>`` wins;
+    each is declared in bot/settings/environment.py)."""
+    env_value = getattr(get_settings().env, f"staff_{key}")
+    if env_value is not None:
         return type(default)(env_value)
     section = get_settings().extra.get("staff") or {}
     value = section.get(key, default) if isinstance(section, Mapping) else default
@@ -124,9 +123,9 @@ def staff_setting(key: str, default: Any) -> Any:
 def staff_flag(key: str) -> bool:
     """A yes/no setting under ``staff:`` (environment ``STAFF_<KEY>``: true/false, 1/0, yes/no);
     off unless set to yes."""
-    env_value = os.environ.get(f"STAFF_{key.upper()}", "").strip().lower()
-    if env_value:
-        return env_value in ("1", "true", "yes", "on")
+    env_value = getattr(get_settings().env, f"staff_{key}")
+    if env_value is not None:
+        return bool(env_value)
     section = get_settings().extra.get("staff") or {}
     value = section.get(key, False) if isinstance(section, Mapping) else False
     return value is True or str(value).strip().lower() in ("1", "true", "yes", "on")

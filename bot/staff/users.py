@@ -18,7 +18,7 @@ from typing import Dict, FrozenSet, List, Optional
 from sqlalchemy import func, select
 
 from bot.db import session_scope
-from bot.staff.store import StaffUserRow, audit, ensure_schema, utcnow
+from bot.staff.store import StaffUserRow, audit, require_schema, utcnow
 
 STAFF = "staff"
 CLINICIAN = "clinician"
@@ -92,7 +92,7 @@ _DUMMY_HASH: List[str] = []
 
 
 def authenticate(url: Optional[str], username: str, password: str) -> User:
-    ensure_schema(url)
+    require_schema(url)
     with session_scope(url) as session:
         row = session.execute(
             select(StaffUserRow).where(StaffUserRow.username == username.strip().lower())
@@ -108,7 +108,7 @@ def authenticate(url: Optional[str], username: str, password: str) -> User:
 
 
 def user_count(url: Optional[str]) -> int:
-    ensure_schema(url)
+    require_schema(url)
     with session_scope(url) as session:
         return int(session.execute(select(func.count(StaffUserRow.id))).scalar_one())
 
@@ -116,7 +116,7 @@ def user_count(url: Optional[str]) -> int:
 def add_user(url: Optional[str], actor: Optional[User], username: str, role: str,
              password: str) -> User:
     """Create an account. The very first account needs no login; later ones need a clinician."""
-    ensure_schema(url)
+    require_schema(url)
     if user_count(url) > 0:
         require(actor, "manage_users")
     username = username.strip().lower()
@@ -140,7 +140,7 @@ def add_user(url: Optional[str], actor: Optional[User], username: str, role: str
 
 
 def list_users(url: Optional[str]) -> List[User]:
-    ensure_schema(url)
+    require_schema(url)
     with session_scope(url) as session:
         rows = session.execute(select(StaffUserRow).order_by(StaffUserRow.username)).scalars()
         return [User(r.username, r.role) for r in rows]

@@ -13,7 +13,6 @@ import asyncio
 import hmac
 import html
 import logging
-import os
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
+from bot.settings import get_settings
 from bot.staff import bookings, changes, deploy, inbox, insight, topics, users
 from bot.staff.throttle import LoginThrottle
 from bot.staff.project import (
@@ -256,7 +256,7 @@ def _https() -> bool:
 
 def _client_address(request: web.Request) -> str:
     """The address a login attempt comes from (``TRUST_PROXY_HEADERS=1``: the proxy's word)."""
-    if os.environ.get("TRUST_PROXY_HEADERS") == "1":
+    if get_settings().env.trust_proxy_headers:
         forwarded = request.headers.get("X-Forwarded-For", "")
         if forwarded:
             return forwarded.split(",")[0].strip()

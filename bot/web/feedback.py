@@ -20,30 +20,21 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import Column, DateTime, Integer, String, inspect, select
+from sqlalchemy import inspect, select
 
-from bot.db import Base, get_engine, session_scope
+from bot.db import get_engine, session_scope
+from bot.schema import (FEEDBACK_SENDER_CHARS, FEEDBACK_TOPIC_CHARS, TRACKER_EVENTS, FeedbackRow,
+                        require)
 
 logger = logging.getLogger(__name__)
 
 VALUES = ("up", "down")
-MAX_SENDER_CHARS = 128
-MAX_TOPIC_CHARS = 64
+MAX_SENDER_CHARS = FEEDBACK_SENDER_CHARS
+MAX_TOPIC_CHARS = FEEDBACK_TOPIC_CHARS
 MAX_MESSAGE_CHARS = 20_000
 MAX_MESSAGE_INDEX = 1_000_000
 TOPIC_PATTERN = re.compile(r"^[a-z0-9_]+$")
-
-
-class FeedbackRow(Base):  # type: ignore[valid-type,misc]
-    __tablename__ = "feedback"
-
-    id = Column(Integer, primary_key=True, autoincrement=True)
-    created_at = Column(DateTime(timezone=True), nullable=False, index=True)
-    sender_id = Column(String(MAX_SENDER_CHARS), nullable=False, index=True)
-    topic = Column(String(MAX_TOPIC_CHARS), nullable=True)
-    message_index = Column(Integer, nullable=True)
-    message_hash = Column(String(64), nullable=True)
-    value = Column(String(8), nullable=False)
+TABLES = (FeedbackRow.__tablename__,)
 
 
 class InvalidFeedback(ValueError):
@@ -115,14 +106,12 @@ def parse_feedback(body: Any) -> Feedback:
 def answer_hashes(tracker_url: str, sender_id: str) -> set[str]:
     """Hashes of the answers this conversation holds: each bot message, and each turn's bot
     messages joined by newlines (what the widget sends as ``message``)."""
-    from bot.staff.inbox import EVENTS
-
     engine = get_engine(tracker_url)
-    if not inspect(engine).has_table(EVENTS.name):
+    if not inspect(engine).has_table(TRACKER_EVENTS.name):
         return set()
-    query = (select(EVENTS.c.type_name, EVENTS.c.data)
-             .where(EVENTS.c.sender_id == sender_id, EVENTS.c.type_name.in_(("user", "bot")))
-             .order_by(EVENTS.c.id))
+    query = (select(TRACKER_EVENTS.c.type_name, TRACKER_EVENTS.c.data)
+             .where(TRACKER_EVENTS.c.sender_id == sender_id, TRACKER_EVENTS.c.type_name.in_(("user", "bot")))
+             .order_by(TRACKER_EVENTS.c.id))
     hashes: set[str] = set()
     turn: list[str] = []
     with engine.connect() as connection:
@@ -147,8 +136,14 @@ def vote_is_for_a_real_answer(feedback: Feedback, tracker_url: str) -> bool:
         feedback.message_hash in answer_hashes(tracker_url, feedback.sender_id))
 
 
+def require_schema(url: str | None = None) -> None:
+    """``bot.schema.SchemaNotReady`` (run the migrations) when the feedback table is missing."""
+    require(url, TABLES)
+
+
 def store_feedback(feedback: Feedback, url: str | None = None) -> int:
     """Store a vote; a second vote on the same answer replaces the first. Returns the row id."""
+    require_schema(url)
     now = datetime.now(timezone.utc)
     with session_scope(url) as session:
         existing = None

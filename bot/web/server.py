@@ -1,4 +1,5 @@
-"""The demo web server: the widget's files, a demo clinic page and ``POST /feedback``.
+"""The demo web server: the widget's files, a demo clinic page, ``POST /feedback`` and
+``GET /widget/settings`` (the crisis lines the widget names, from config/clinic.yml).
 
 Run with ``python -m bot.web`` (``make run`` starts it). It binds to loopback; a clinic
 puts its own web server or proxy in front, or copies ``static/clinic-chat.js`` and
@@ -13,7 +14,6 @@ import hashlib
 import html
 import json
 import logging
-import os
 import re
 from functools import partial
 from pathlib import Path
@@ -22,10 +22,11 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from bot import db
 from bot.channels.guard import RateLimiter, limiter_from_env
+from bot.schema import SchemaNotReady
 from bot.settings import get_settings
-from bot.web import allowed_origins, demo_origins, feedback
+from bot.settings.origins import allowed_origins, demo_origins
+from bot.web import feedback
 from bot.web.hardening import add_security_headers, run
 
 logger = logging.getLogger(__name__)
@@ -39,13 +40,14 @@ DEFAULT_RASA_URL = "http://127.0.0.1:5005"
 DEMO_SERVER_ATTRIBUTE = f'data-server="{DEFAULT_RASA_URL}"'
 MAX_BODY_BYTES = 64 * 1024
 INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.DOTALL)
+# {{emergency_phone}}-style placeholders in the demo page, filled from the settings.
+PAGE_VALUE = re.compile(r"\{\{(\w+)\}\}")
 
 RASA_URL_KEY = web.AppKey("rasa_url", str)
 DATABASE_URL_KEY = web.AppKey("database_url", str)
 TRACKER_URL_KEY = web.AppKey("tracker_url", str)
 ORIGINS_KEY = web.AppKey("allowed_origins", frozenset)
 LIMITER_KEY = web.AppKey("limiter", RateLimiter)
-SCHEMA_READY_KEY = web.AppKey("schema_ready", bool)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -65,6 +67,9 @@ def render_demo_page(rasa_url: str) -> tuple[str, str]:
     """
     page = DEMO_PAGE.read_text(encoding="utf-8")
     page = page.replace(DEMO_SERVER_ATTRIBUTE, f'data-server="{html.escape(rasa_url)}"')
+    values = get_settings().template_values()
+    page = PAGE_VALUE.sub(
+        lambda found: html.escape(values.get(found.group(1), found.group(0))), page)
     hashes = " ".join(
         "'sha256-"
         + base64.b64encode(hashlib.sha256(body.encode("utf-8")).digest()).decode()
@@ -111,6 +116,23 @@ async def demo_page(request: web.Request) -> web.Response:
     )
 
 
+def widget_settings() -> dict[str, object]:
+    """What the widget needs from the clinic's settings: its crisis lines."""
+    settings = get_settings()
+    values = settings.template_values()
+    return {
+        "crisis_resources": [r.as_dict() for r in settings.crisis_resources],
+        "emergency_phone": values["emergency_phone"],
+        "crisis_phone": values["crisis_phone"],
+    }
+
+
+async def get_widget_settings(request: web.Request) -> web.Response:
+    """``GET /widget/settings``: readable from the clinic's pages on other sites too."""
+    headers = {**_cors_headers(request), "Cache-Control": "max-age=300"}
+    return web.json_response(widget_settings(), headers=headers)
+
+
 async def health(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
@@ -149,9 +171,6 @@ async def post_feedback(request: web.Request) -> web.Response:
     if not real:
         return _error(request, 404, "That answer is not part of this conversation.")
     try:
-        if not request.app[SCHEMA_READY_KEY]:
-            await loop.run_in_executor(None, db.create_schema, request.app[DATABASE_URL_KEY])
-            request.app[SCHEMA_READY_KEY] = True
         row_id = await loop.run_in_executor(
             None, partial(feedback.store_feedback, vote, request.app[DATABASE_URL_KEY])
         )
@@ -163,13 +182,14 @@ async def post_feedback(request: web.Request) -> web.Response:
     )
 
 
-async def _prepare_schema(app: web.Application) -> None:
+async def _check_schema(app: web.Application) -> None:
     try:
         await asyncio.get_running_loop().run_in_executor(
-            None, db.create_schema, app[DATABASE_URL_KEY]
+            None, feedback.require_schema, app[DATABASE_URL_KEY]
         )
-        app[SCHEMA_READY_KEY] = True
-    except Exception as error:  # retried on the first feedback
+    except SchemaNotReady as error:  # the migrations create it; checked again on each vote
+        logger.error("feedback table not ready: %s", error)
+    except Exception as error:  # the database is down: checked again on each vote
         logger.error("feedback table not ready: %s", type(error).__name__)
 
 
@@ -181,25 +201,23 @@ def create_app(
 ) -> web.Application:
     """The web application; ``allowed_origins`` may post feedback from other sites; votes
     are checked against the conversations in ``tracker_url`` (``TRACKER_DB_URL``)."""
-    from bot.deploy.endpoints import DEFAULT_TRACKER_URL
-
     app = web.Application(client_max_size=MAX_BODY_BYTES)
     add_security_headers(app)  # every response, errors and static files included
     app[RASA_URL_KEY] = rasa_url.rstrip("/")
     app[DATABASE_URL_KEY] = database_url or get_settings().database_url
-    app[TRACKER_URL_KEY] = tracker_url or os.environ.get("TRACKER_DB_URL") or DEFAULT_TRACKER_URL
+    app[TRACKER_URL_KEY] = tracker_url or get_settings().env.tracker_url()
     app[ORIGINS_KEY] = frozenset(allowed_origins)
-    app[LIMITER_KEY] = limiter_from_env("RATE_LIMIT_FEEDBACK", 30, 60.0)
-    app[SCHEMA_READY_KEY] = False
+    app[LIMITER_KEY] = limiter_from_env("RATE_LIMIT_FEEDBACK")
     app.router.add_get("/", demo_page)
     app.router.add_get("/demo.html", demo_page)
     # the file itself is served only through the page handler, with its policy (never bare)
     app.router.add_get("/static/demo.html", demo_page)
     app.router.add_get("/health", health)
+    app.router.add_get("/widget/settings", get_widget_settings)
     app.router.add_post("/feedback", post_feedback)
     app.router.add_route("OPTIONS", "/feedback", feedback_options)
     app.router.add_static("/static/", STATIC_DIR, show_index=False, follow_symlinks=False)
-    app.on_startup.append(_prepare_schema)  # type: ignore[arg-type]  # aiohttp 3.9 stub
+    app.on_startup.append(_check_schema)  # type: ignore[arg-type]  # aiohttp 3.9 stub
     return app
 
 
@@ -207,17 +225,16 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m bot.web``: serve until interrupted."""
     import argparse
 
-    port_default = int(os.environ.get("WEB_PORT", DEFAULT_PORT))
-    rasa_default = os.environ.get("RASA_PUBLIC_URL") or (
-        f"http://127.0.0.1:{os.environ.get('RASA_PORT', '5005')}"
-    )
+    env = get_settings().env
+    port_default = env.web_port
+    rasa_default = env.rasa_public_url or f"http://127.0.0.1:{env.rasa_port}"
     parser = argparse.ArgumentParser(prog="python -m bot.web", description=__doc__)
     parser.add_argument("--port", type=int, default=port_default, help="WEB_PORT (8080)")
     parser.add_argument("--rasa-url", default=rasa_default,
                         help="the Rasa server the widget talks to (RASA_PUBLIC_URL)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    from bot.deploy.files import private_umask
+    from bot.files import private_umask
 
     private_umask()
     origins = set(demo_origins(args.port))

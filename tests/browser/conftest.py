@@ -20,7 +20,7 @@ import pytest
 from bot.deploy import serve
 from bot.deploy.serve import free_port
 from bot.settings import PROJECT_ROOT
-from bot.web import demo_origins
+from bot.settings.origins import demo_origins
 from tests.e2e.conftest import Assistant, start_assistant
 
 CHROMIUM = Path("/usr/bin/chromium")

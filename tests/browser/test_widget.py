@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from bot.deploy.serve import free_port
+from bot.settings import get_settings
 from bot.web.feedback import feedback_for, text_hash
 from tests.browser.conftest import PageWatch, Site
 
@@ -216,6 +217,28 @@ def test_crisis_reply_is_prominent_with_phone_links(site: Site, new_page: Any) -
     expect(crisis.locator('a[href="tel:18773032642"]')).to_be_visible()
     first_child = answer.evaluate("turn => turn.firstElementChild.className")
     assert "cc-crisis" in first_child, "the crisis lines come before anything else"
+    assert_no_script_errors(watch)
+
+
+def test_crisis_lines_and_answer_text_come_from_the_settings_and_the_reply(
+    site: Site, new_page: Any
+) -> None:
+    page, watch = new_page()
+    chat = open_demo(page, site)
+    chat.open()
+    chat.wait_for_greeting()
+    values = get_settings().template_values()
+    emergency, crisis = values["emergency_phone"], values["crisis_phone"]
+    disclaimer = page.locator(".cc-disclaimer")
+    expect(disclaimer).to_have_text(f"Not for emergencies: call {emergency}, or call or text {crisis}.")
+    expect(disclaimer.locator(f'a[href="tel:{crisis}"]')).to_be_visible()
+    expect(page.locator(".hero-card")).to_contain_text(f"call {emergency}, or call or text {crisis}")
+    answer = chat.ask(QUESTION, topic="scfa")
+    bubble = answer.locator(".cc-bubble").first
+    expect(bubble).to_contain_text("fatty acids")
+    expect(bubble).not_to_contain_text("Source:")  # the Sources block says it in full
+    sent = [m for m in site.assistant.send("layout-check", QUESTION) if m.get("text")]
+    assert "Source:" in sent[0]["text"], "REST clients still get the source line"
     assert_no_script_errors(watch)
 
 

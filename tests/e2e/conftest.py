@@ -96,7 +96,9 @@ def start_assistant(tmp: Path, **extra_env: str) -> Assistant:
         },
     )
     from bot.knowledge import store
+    from bot.migrations import migrate
 
+    migrate(config.extra_env["DATABASE_URL"])  # serve.start migrates too: a no-op then
     store.sync_topics(store.load_topics_file(), config.extra_env["DATABASE_URL"])
     serve.start(config)
     return Assistant(config)

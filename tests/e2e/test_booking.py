@@ -11,6 +11,7 @@ import pytest
 
 from bot.booking.store import StoredBooking, list_bookings
 from bot.knowledge import store as knowledge
+from bot.reply import LAYOUT_KEYS
 from bot.settings import get_settings
 from tests.e2e.conftest import Assistant
 
@@ -19,7 +20,9 @@ SCFA_QUESTION = next(t.title for t in knowledge.load_topics_file() if t.id == "s
 
 
 def customs(messages: Messages) -> List[Dict[str, Any]]:
-    return [m["custom"] for m in messages if m.get("custom", {}).get("topic")]
+    """The reply contract's ``custom`` objects (the reply's layout keys aside)."""
+    return [{k: v for k, v in m["custom"].items() if k not in LAYOUT_KEYS}
+            for m in messages if m.get("custom", {}).get("topic")]
 
 
 def step(messages: Messages) -> str:

@@ -171,7 +171,7 @@ def test_with_smtp_down_the_request_is_stored_and_mailed_once_smtp_is_back(
         time.sleep(2)  # the worker tries and fails meanwhile
     finally:
         smtp.start()
-    from bot.notify import outbox
+    from bot.booking import outbox
 
     with db.session_scope(url(desk)) as session:  # skip the back-off wait
         for row in session.query(outbox.OutboxRow).filter_by(reference=done["reference"]):

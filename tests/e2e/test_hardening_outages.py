@@ -23,7 +23,7 @@ from typing import Any, Dict, Iterator, List, Tuple
 
 import pytest
 
-from bot.channels import guard
+from bot.channels import guard, rest
 from bot.deploy import serve
 from bot.settings import get_settings
 from tests.e2e.conftest import Assistant, start_assistant
@@ -136,7 +136,7 @@ def hanging_action_server(stack: Assistant) -> Iterator[type]:
 def test_a_hanging_action_server_gets_an_apology_within_the_limit(
     stack: Assistant, hanging_action_server: type, record_property: Any
 ) -> None:
-    limit = guard.DEFAULT_ACTION_TIMEOUT
+    limit = rest.DEFAULT_ACTION_TIMEOUT
     who = f"slow-{uuid.uuid4().hex[:6]}"
     messages, seconds = timed(stack, who, QUESTION)
     record_property("apology_when_action_server_hangs_s", round(seconds, 3))

@@ -14,6 +14,7 @@ from typing import Any, Dict, List, Tuple
 
 from bot.booking.store import list_bookings
 from bot.privacy import audit
+from bot.reply import LAYOUT_KEYS
 from tests.e2e.conftest import Assistant
 
 Messages = List[Dict[str, Any]]
@@ -21,7 +22,9 @@ LETTERS = str.maketrans("0123456789", "ghijklmnop")
 
 
 def customs(messages: Messages) -> List[Dict[str, Any]]:
-    return [m["custom"] for m in messages if m.get("custom", {}).get("topic")]
+    """The reply contract's ``custom`` objects (the reply's layout keys aside)."""
+    return [{k: v for k, v in m["custom"].items() if k not in LAYOUT_KEYS}
+            for m in messages if m.get("custom", {}).get("topic")]
 
 
 def step(messages: Messages, topic: str = "booking") -> str:

@@ -18,7 +18,8 @@ from typing import Any, Dict, Iterator, List, Tuple
 import aiohttp
 import pytest
 
-from bot.deploy import failover, prod
+from bot.deploy import prod
+from bot.evaluation import failover
 from bot.deploy.serve import free_port
 from bot.migrations import MIGRATIONS
 from tests.e2e.conftest import MODEL

@@ -17,7 +17,7 @@ import pytest
 from rasa.core.lock_store import RedisLockStore
 from rasa.utils.endpoints import EndpointConfig
 
-from bot.deploy.locks import AtomicRedisLockStore
+from bot.runtime.locks import AtomicRedisLockStore
 
 
 @pytest.fixture(scope="module")

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
-import uuid
 from typing import Iterator, List
 
 import pytest
@@ -13,26 +11,15 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
 from bot import db
-from bot.deploy import prod
 from bot.migrations import MIGRATIONS, Migration, MigrationError, applied_versions, migrate
+from tests.databases import scratch_postgres
 
-POSTGRES = "postgresql://postgres@127.0.0.1:5432"
 
 
 @pytest.fixture
 def database() -> Iterator[str]:
-    try:
-        socket.create_connection(("127.0.0.1", 5432), timeout=2).close()
-    except OSError:
-        pytest.skip("needs PostgreSQL on 127.0.0.1:5432")
-    url = f"{POSTGRES}/clinic_migrate_{uuid.uuid4().hex[:8]}"
-    assert prod.ensure_database(url) is True
-    assert prod.ensure_database(url) is False
-    try:
+    with scratch_postgres() as url:
         yield url
-    finally:
-        db.get_engine(url).dispose()
-        prod.drop_database(url)
 
 
 def test_a_fresh_database_gets_every_table_and_records_each_step(database: str) -> None:

@@ -25,7 +25,7 @@ def test_default_start_has_the_api_behind_the_generated_token(assistant: Assista
     import urllib.error
     import urllib.request
 
-    from bot.deploy.token import read_token
+    from bot.settings.token import read_token
 
     env = {k: v for k, v in assistant.config.extra_env.items() if k != "RASA_API_TOKEN"}
     secret = read_token(env)

@@ -31,6 +31,7 @@ import requests
 
 from bot.deploy import serve
 from bot.knowledge.store import KnowledgeTopicRow, load_topics_file, sync_topics
+from bot.migrations import migrate
 from bot.db import session_scope
 from bot.settings import PROJECT_ROOT
 from bot.staff import changes, checks, deploy, inbox, users
@@ -105,19 +106,17 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tuple[Project, A
     root = sandbox_copy(tmp / "project", caches=True)
     model = base_model(root)
     token = secrets.token_urlsafe(24)
-    # the project's credentials plus the hook that loads models off the event loop
-    credentials = tmp / "credentials.yml"
-    credentials.write_text((PROJECT_ROOT / "credentials.yml").read_text(encoding="utf-8")
-                           + "\nbot.staff.hotswap.ModelSwapHook: {}\n", encoding="utf-8")
+    # the project's credentials; the server loads models off the event loop (bot.runtime)
     config = serve.StackConfig(
         model=model, rasa_port=serve.free_port(), action_port=serve.free_port(),
-        run_dir=tmp / "run", log_dir=tmp / "log", credentials=credentials,
+        run_dir=tmp / "run", log_dir=tmp / "log",
         extra_env={"TRACKER_DB_URL": f"sqlite:///{tmp / 'tracker.db'}",
                    "DATABASE_URL": f"sqlite:///{tmp / 'clinic.db'}", "RASA_API_TOKEN": token},
     )
     project = Project(root=root, database_url=config.extra_env["DATABASE_URL"],
                       tracker_url=config.extra_env["TRACKER_DB_URL"],
                       rasa_url=f"http://127.0.0.1:{config.rasa_port}", api_token=token)
+    migrate(project.database_url)  # serve.start migrates too: a no-op then
     sync_topics(load_topics_file(project.topics_file, project.article_file), project.database_url)
     carol = users.add_user(project.database_url, None, "carol", users.CLINICIAN, PASSWORDS["carol"])
     users.add_user(project.database_url, carol, "sam", users.STAFF, PASSWORDS["sam"])

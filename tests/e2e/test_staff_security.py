@@ -23,6 +23,7 @@ from requests.adapters import HTTPAdapter
 
 from bot.deploy import serve
 from bot.knowledge.store import load_topics_file
+from bot.migrations import migrate
 from bot.settings import PROJECT_ROOT
 from bot.staff import users
 from bot.staff.project import Project, sandbox_copy
@@ -77,6 +78,7 @@ def start_staff_site(tmp: Path, **env: str) -> Iterator[StaffSite]:
     root = sandbox_copy(tmp / "project")
     database = f"sqlite:///{tmp / 'clinic.db'}"
     project = Project(root=root, database_url=database, tracker_url=f"sqlite:///{tmp / 't.db'}")
+    migrate(database)
     carol = users.add_user(database, None, "carol", users.CLINICIAN, PASSWORDS["carol"])
     users.add_user(database, carol, "dana", users.CLINICIAN, PASSWORDS["dana"])
     users.add_user(database, carol, "sam", users.STAFF, PASSWORDS["sam"])

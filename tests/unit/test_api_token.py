@@ -5,7 +5,8 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
-from bot.deploy import serve, token
+from bot.deploy import serve
+from bot.settings import token
 from bot.staff.project import Project
 
 

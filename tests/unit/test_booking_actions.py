@@ -22,6 +22,8 @@ from actions.booking import (
 )
 from bot import db
 from bot.booking import PERSONAL_SLOTS, store
+from bot.migrations import migrate
+from bot.reply import LAYOUT_KEYS
 from bot.settings import PROJECT_ROOT, get_settings
 
 DOMAIN = yaml.safe_load((PROJECT_ROOT / "domain.yml").read_text(encoding="utf-8"))
@@ -44,6 +46,7 @@ def booking_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]
     monkeypatch.setenv("DATABASE_URL", url)
     get_settings.cache_clear()
     db.get_engine.cache_clear()
+    migrate(url)
     yield url
     db.get_engine.cache_clear()
     get_settings.cache_clear()
@@ -93,7 +96,9 @@ def texts(messages: List[Dict[str, Any]]) -> str:
 
 
 def customs(messages: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
-    return [m["custom"] for m in messages if m.get("custom")]
+    """The reply contract's ``custom`` objects (the reply's layout keys aside)."""
+    return [{k: v for k, v in m["custom"].items() if k not in LAYOUT_KEYS}
+            for m in messages if m.get("custom")]
 
 
 # --- the form's validation ------------------------------------------------------------

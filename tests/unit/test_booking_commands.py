@@ -14,9 +14,10 @@ from typing import Iterator
 import pytest
 
 from bot import db
-from bot.booking.commands import spreadsheet_safe
+from bot.booking.export import spreadsheet_safe
 from bot.booking.store import BookingRequest, list_bookings, save_booking
 from bot.cli import main
+from bot.migrations import migrate
 from bot.settings import PROJECT_ROOT, get_settings
 
 
@@ -26,6 +27,7 @@ def booking_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]
     monkeypatch.setenv("DATABASE_URL", url)
     get_settings.cache_clear()
     db.get_engine.cache_clear()
+    migrate(url)
     from bot.staff import users
 
     users.add_user(url, None, "desk", users.STAFF, "front-desk-password")
@@ -166,10 +168,12 @@ def test_bad_status_changes_are_explained_and_change_nothing(
 def test_every_bookings_command_needs_a_staff_login(
         two_bookings: list, monkeypatch: pytest.MonkeyPatch, capsys, argv: list) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.delenv("STAFF_USER")
+    get_settings.cache_clear()  # settings are read once per process
     assert main(argv) == 2
     assert "Say who you are" in capsys.readouterr().err
     monkeypatch.setenv("STAFF_USER", "desk")
     monkeypatch.setenv("STAFF_PASSWORD", "wrong password!")
+    get_settings.cache_clear()
     assert main(argv) == 2
     out, err = capsys.readouterr()
     assert "Ann Older" not in out and "password" in err.lower()

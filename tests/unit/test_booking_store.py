@@ -20,7 +20,7 @@ from sqlalchemy import create_engine, event, func, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from bot import db
+from bot import db, schema
 from bot.booking import store
 from bot.booking.store import (
     REFERENCE_ALPHABET,
@@ -30,6 +30,7 @@ from bot.booking.store import (
     list_bookings,
     save_booking,
 )
+from bot.migrations import migrate
 
 POSTGRES_URL = os.environ.get(
     "BOOKING_TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/test"
@@ -66,17 +67,19 @@ def _postgres_schema_url() -> Iterator[str]:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """An empty booking database of each kind."""
+    """An empty booking database of each kind, migrated."""
     if request.param == "sqlite":
         database_url = f"sqlite:///{tmp_path / 'bookings.db'}"
+        migrate(database_url)
         yield database_url
     else:
         generator = _postgres_schema_url()
         database_url = next(generator)
+        migrate(database_url)
         yield database_url
     db.get_engine(database_url).dispose()
     db.get_engine.cache_clear()
-    store._schema_ready.discard(database_url)
+    schema.forget_checks()
     if request.param != "sqlite":
         next(generator, None)
 
@@ -151,8 +154,6 @@ def test_a_taken_reference_is_redrawn(url: str, monkeypatch: pytest.MonkeyPatch)
 
 
 def test_fifty_concurrent_requests_get_fifty_distinct_references(url: str) -> None:
-    store.ensure_schema(url)
-
     def book(number: int) -> str:
         request = BookingRequest(f"Person {number}", f"p{number}@example.com", "email", "any")
         return save_booking(request, f"concurrent-{number}", url).reference
@@ -177,8 +178,6 @@ def test_list_is_newest_first_and_filters(url: str) -> None:
 
 
 def test_a_failed_commit_leaves_nothing_half_written(url: str) -> None:
-    store.ensure_schema(url)
-
     def refuse(session: Session) -> None:
         raise OperationalError("COMMIT", {}, Exception("disk full"))
 

@@ -15,7 +15,8 @@ from actions.clinic import ActionClinicAnswer, ActionContactHuman
 from actions.safety import ActionCrisis
 from bot import db
 from bot.booking import store
-from bot.notify import outbox
+from bot.migrations import migrate
+from bot.booking import outbox
 from bot.settings import get_settings
 from tests.conftest import make_tracker
 
@@ -26,6 +27,7 @@ def url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     monkeypatch.setenv("DATABASE_URL", database)
     get_settings.cache_clear()
     db.get_engine.cache_clear()
+    migrate(database)
     yield database
     get_settings.cache_clear()
     db.get_engine.cache_clear()

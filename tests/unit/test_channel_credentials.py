@@ -23,8 +23,8 @@ ALL_SET = {
 }
 
 
-# Entries the template always uses: the model-swap hook (not a channel) and REST.
-ALWAYS_ON = ["bot.staff.hotswap.ModelSwapHook", "bot.channels.rest.ClinicRestInput"]
+# The entry the template always uses: REST (the model swap is no channel: bot.runtime).
+ALWAYS_ON = ["bot.channels.rest.ClinicRestInput"]
 
 
 def test_only_rest_when_nothing_is_set() -> None:
@@ -90,7 +90,7 @@ def test_every_channel_in_the_template_can_be_built_from_its_entry() -> None:
         for channel_class, entry in plan.config.items():
             resolved = yaml.safe_load(os.path.expandvars(yaml.safe_dump(entry)))
             names.add(class_from_module_path(channel_class).from_credentials(resolved).name())
-    assert names == {"staff_model_swap", "rest", "telegram", "twilio", "facebook", "slack"}
+    assert names == {"rest", "telegram", "twilio", "facebook", "slack"}  # no fake channel
 
 
 def test_a_line_left_uncommented_inside_the_block_is_reported() -> None:

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from bot.channels import format as fmt
 from bot.channels.guard import unavailable_reply
+from bot.reply import Reply, to_message
 
 DOI = "https://doi.org/10.3390/nu14102081"
 CITATIONS: List[Dict[str, Any]] = [
@@ -32,12 +33,17 @@ RESOURCES = [
 ]
 
 
-def answer_turn(text: str = "Butyrate is a short-chain fatty acid.") -> List[Dict[str, Any]]:
-    """A knowledge answer as the actions send it: text with buttons, then the custom object."""
-    return [
-        {"text": text, "buttons": BUTTONS},
-        {"custom": {"topic": "scfa", "citations": CITATIONS}},
-    ]
+def sent(reply: Reply) -> Dict[str, Any]:
+    """The bot message an action sends for ``reply``, as the channel's collector gets it."""
+    message = to_message(reply)
+    return {"text": message["text"], "buttons": message["buttons"],
+            "custom": message["json_message"]}
+
+
+def answer_turn(text: str = "Butyrate is a short-chain fatty acid.",
+                source: str = "") -> List[Dict[str, Any]]:
+    """A knowledge answer as the actions send it: one message, text, buttons and custom."""
+    return [sent(Reply.of("scfa", text, source=source, citations=CITATIONS, buttons=BUTTONS))]
 
 
 def test_sms_numbers_the_options_and_adds_the_source_with_the_doi_link() -> None:
@@ -53,15 +59,18 @@ def test_sms_numbers_the_options_and_adds_the_source_with_the_doi_link() -> None
 
 
 def test_a_source_line_that_already_has_the_doi_link_is_kept_as_it_is() -> None:
-    original = f"Butyrate is a fatty acid.\nSource: the clinic's article, citing Zhu et al. ({DOI})."
-    text = fmt.render_turn(answer_turn(original), fmt.PROFILES["whatsapp"])[0].text
+    source = f"Source: the clinic's article, citing Zhu et al. ({DOI})."
+    original = f"Butyrate is a fatty acid.\n{source}"
+    turn = answer_turn("Butyrate is a fatty acid.", source)
+    assert turn[0]["text"] == original  # what a text-only (REST) client reads
+    text = fmt.render_turn(turn, fmt.PROFILES["whatsapp"])[0].text
     assert text.startswith(original)
     assert text.count(DOI) == 1
 
 
 def test_a_source_line_without_the_link_is_replaced_by_one_with_it() -> None:
-    original = "Butyrate is a fatty acid.\nSource: the clinic's article."
-    text = fmt.render_turn(answer_turn(original), fmt.PROFILES["telegram"])[0].text
+    turn = answer_turn("Butyrate is a fatty acid.", "Source: the clinic's article.")
+    text = fmt.render_turn(turn, fmt.PROFILES["telegram"])[0].text
     assert "the clinic's article." not in text
     assert text.startswith("Butyrate is a fatty acid.\nSource: Healthflow Naturopathic")
     assert text.rstrip().endswith(DOI)
@@ -99,10 +108,10 @@ def test_telegram_falls_back_to_numbers_when_a_payload_is_over_64_bytes() -> Non
 
 
 def test_numbers_continue_across_the_messages_of_a_turn() -> None:
-    turn = answer_turn() + [
+    turn = answer_turn() + [  # a domain response: text, buttons and custom in one message
         {"text": "Do you agree?", "buttons": [{"title": "Yes", "payload": "/affirm"},
-                                               {"title": "No", "payload": "/deny"}]},
-        {"custom": {"topic": "booking", "step": "booking_consent"}},
+                                               {"title": "No", "payload": "/deny"}],
+         "custom": {"topic": "booking", "step": "booking_consent"}},
     ]
     replies = fmt.render_turn(turn, fmt.PROFILES["sms"])
     assert "4. Yes\n5. No" in replies[1].text
@@ -130,29 +139,30 @@ def test_no_numbers_are_remembered_where_the_channel_showed_real_buttons() -> No
 
 
 def test_the_previous_turn_is_read_back_from_tracker_events() -> None:
+    answer = sent(Reply.of("scfa", "Butyrate...", citations=CITATIONS, buttons=BUTTONS))
     events = [
         {"event": "user", "text": "hi"},
         {"event": "bot", "text": "Hello", "data": {"buttons": [BUTTONS[0]]}},
         {"event": "user", "text": "what's butyrate?"},
         {"event": "action", "name": "action_answer"},
-        {"event": "bot", "text": "Butyrate...", "data": {"buttons": BUTTONS}},
-        {"event": "bot", "text": None, "data": {"custom": {"topic": "scfa"}}},
+        {"event": "bot", "text": answer["text"],
+         "data": {"buttons": answer["buttons"], "custom": answer["custom"]}},
         {"event": "action", "name": "action_listen"},
     ]
     messages = fmt.bot_messages_of_last_turn(events)
-    assert [m.get("text") for m in messages] == ["Butyrate...", None]
+    assert [m.get("text") for m in messages] == ["Butyrate..."]
     option = fmt.pick_option("2", fmt.numbered_options(messages, fmt.PROFILES["sms"]))
     assert option is not None and option.payload == "/prebiotics"
 
 
-def test_crisis_resources_missing_from_the_text_are_added() -> None:
-    turn = [
-        {"text": "Please reach out:\n- 988 Suicide Crisis Helpline: 988."},
-        {"custom": {"topic": "crisis", "resources": RESOURCES}},
-    ]
+def test_crisis_resources_are_listed_from_the_reply_each_once() -> None:
+    turn = [sent(Reply.of("crisis", "Please reach out:", "Take care.", resources=RESOURCES))]
     text = fmt.render_turn(turn, fmt.PROFILES["sms"])[0].text
     assert "988" in text and "911" in text and "1-877-303-2642" in text
     assert text.count("988 Suicide Crisis Helpline") == 1
+    assert text.startswith("Please reach out:\n- 988 Suicide Crisis Helpline: 988.")
+    assert text.endswith("Take care.")
+    assert text == turn[0]["text"]  # the same as a text-only client reads
 
 
 def test_a_custom_object_alone_still_gives_the_person_a_text() -> None:

@@ -17,6 +17,8 @@ from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from spacy.language import Language
 
+from rasa.nlu.utils.spacy_utils import SpacyModel
+
 from bot.nlp.pipeline import build_pipeline, save_pipeline
 from bot.rasa_components.crisis_guard import GUARD_KEY, CrisisGuard
 
@@ -169,6 +171,25 @@ def test_loads_the_saved_pipeline_from_model(tmp_path: Path) -> None:
     assert msg.get(GUARD_KEY) == {"matched": True, "reason": "harm_others"}
 
 
+def test_uses_the_pipeline_spacy_nlp_loaded(
+    nlp: Language, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Given SpacyNLP's model, the guard loads no pipeline of its own (one copy in memory)."""
+    def no_second_pipeline(*_: Any, **__: Any) -> Language:
+        raise AssertionError("a second spaCy pipeline was loaded")
+
+    monkeypatch.setattr("bot.rasa_components.crisis_guard.load_pipeline", no_second_pipeline)
+    monkeypatch.setattr("bot.rasa_components.crisis_guard.build_pipeline", no_second_pipeline)
+    saved = save_pipeline(tmp_path / "clinic_en")
+    guard = CrisisGuard.create({**CrisisGuard.get_default_config(), "model": str(saved)},
+                               Mock(), Mock(), Mock())
+    model = SpacyModel(model=nlp, model_name="clinic_en")
+    msg = message("I want to hurt someone", [("greet", 0.9)])
+    guard.process([msg], model=model)
+    assert msg.get(GUARD_KEY) == {"matched": True, "reason": "harm_others"}
+    assert guard.analyse("I WANT TO DIE").reason == "suicide"
+
+
 def test_missing_model_dir_still_guards(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     guard = CrisisGuard({"model": str(tmp_path / "missing")})
     msg = message("I want to kill myself", [("greet", 0.9)])
@@ -181,22 +202,34 @@ def test_missing_model_dir_still_guards(tmp_path: Path, caplog: pytest.LogCaptur
 def test_pipeline_without_crisis_matcher_gets_one() -> None:
     nlp = spacy.blank("en")
     guard = CrisisGuard(CrisisGuard.get_default_config(), nlp=nlp)
-    assert "crisis_matcher" in nlp.pipe_names
+    assert "crisis_matcher" in nlp.component_names
+    assert "crisis_matcher" not in nlp.pipe_names  # the guard runs it, not the pipeline
     assert guard.analyse("I WANT TO DIE").reason == "suicide"
 
 
-def test_graph_schema_accepts_the_component() -> None:
+def predict_schema(*pipeline: dict[str, Any]) -> Any:
+    """The validated predict graph of an NLU pipeline ending with the guard."""
     config = {
         "recipe": "default.v1",
         "language": "en",
-        "pipeline": [
-            {"name": "WhitespaceTokenizer"},
-            {"name": "CountVectorsFeaturizer"},
-            {"name": "LogisticRegressionClassifier"},
-            {"name": "bot.rasa_components.crisis_guard.CrisisGuard"},
-        ],
+        "pipeline": [*pipeline, {"name": "CountVectorsFeaturizer"},
+                     {"name": "LogisticRegressionClassifier"},
+                     {"name": "bot.rasa_components.crisis_guard.CrisisGuard"}],
         "policies": [],
     }
     model_config = DefaultV1Recipe().graph_config_for_recipe(config, {}, TrainingType.NLU)
     validate(model_config)
-    assert any("CrisisGuard" in node for node in model_config.predict_schema.nodes)
+    return model_config.predict_schema
+
+
+def test_graph_schema_accepts_the_component() -> None:
+    schema = predict_schema({"name": "WhitespaceTokenizer"})
+    assert any("CrisisGuard" in node for node in schema.nodes)
+
+
+def test_graph_gives_the_guard_spacy_nlp_model() -> None:
+    """With SpacyNLP in the pipeline, Rasa hands its loaded model to the guard's process."""
+    nodes = predict_schema({"name": "SpacyNLP", "model": "var/spacy/clinic_en"},
+                           {"name": "SpacyTokenizer"}).nodes
+    guard = next(node for name, node in nodes.items() if "CrisisGuard" in name)
+    assert guard.needs["model"] == next(name for name in nodes if name.startswith("provide_SpacyNLP"))

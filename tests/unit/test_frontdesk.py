@@ -69,8 +69,9 @@ def test_every_answer_cites_the_clinic_page(filled: Settings) -> None:
                        ("clinic_fees", "https://clinic.test/fees"),
                        ("first_visit", "https://clinic.test/first")):
         reply = clinic_reply(topic, "?", filled, THURSDAY_10AM)
-        assert reply.custom == {"topic": topic, "citations": [
-            {"kind": "clinic", "title": "Healthflow Naturopathic", "url": url}]}
+        assert reply.topic == topic and not reply.details
+        assert list(reply.citations) == [
+            {"kind": "clinic", "title": "Healthflow Naturopathic", "url": url}]
         assert reply.text.endswith(f"Source: Healthflow Naturopathic, {url}")
 
 

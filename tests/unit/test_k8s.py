@@ -244,7 +244,7 @@ def test_rasa_talks_to_the_action_service_and_locks_with_the_atomic_store() -> N
     assert action_url.port in {p["port"] for p in service["spec"]["ports"]}
     assert endpoints["tracker_store"]["dialect"] == "postgresql"
     module, _, name = endpoints["lock_store"]["type"].rpartition(".")
-    assert module == "bot.deploy.locks" and name == "AtomicRedisLockStore"
+    assert module == "bot.runtime.locks" and name == "AtomicRedisLockStore"
     mounted = {m["mountPath"] for m in rasa()["volumeMounts"]}
     assert any(arg.startswith(tuple(mounted)) for arg in rasa()["args"] if arg.endswith("endpoints.yml"))
 

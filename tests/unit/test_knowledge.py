@@ -82,7 +82,7 @@ def test_rules_file_is_generated_from_the_topics() -> None:
 def test_answer_follows_the_reply_contract(kb_url: str) -> None:
     topics = store.all_topics()
     reply = build_answer(topics["scfa"], topics)
-    custom = reply["custom"]
+    custom = reply.payload()
     assert custom["topic"] == "scfa"
     kinds = {c["kind"] for c in custom["citations"]}
     assert kinds == {"article", "paper"}
@@ -91,8 +91,8 @@ def test_answer_follows_the_reply_contract(kb_url: str) -> None:
     assert article["date"] == "2025-11-24"
     paper = next(c for c in custom["citations"] if c["kind"] == "paper")
     assert paper["doi"] == "10.3390/nu14102081"
-    assert "Source:" in reply["text"]
-    assert any(b["payload"] == "/book_appointment" for b in reply["buttons"])
+    assert "Source:" in reply.text
+    assert any(b["payload"] == "/book_appointment" for b in reply.buttons)
 
 
 def test_database_holds_what_the_file_says(kb_url: str) -> None:

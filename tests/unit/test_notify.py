@@ -11,7 +11,8 @@ import pytest
 
 from bot import db
 from bot.booking.store import BookingRequest, get_booking, save_booking
-from bot.notify import outbox
+from bot.migrations import migrate
+from bot.booking import outbox
 from bot.notify.config import NotifyConfig
 from bot.notify.worker import run_once
 from bot.settings import get_settings
@@ -21,6 +22,7 @@ from tests.mailservers import SmtpServer, WebhookReceiver
 @pytest.fixture()
 def url(tmp_path: Path) -> Iterator[str]:
     database = f"sqlite:///{tmp_path / 'clinic.db'}"
+    migrate(database)
     yield database
     db.get_engine.cache_clear()
 

@@ -10,6 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import privacy as actions
 from bot.privacy.erase import Erasure, ErasureError
+from bot.reply import LAYOUT_KEYS
 from bot.settings import get_settings
 from tests.conftest import make_tracker
 
@@ -21,7 +22,9 @@ def run(action: Any, tracker: Any) -> tuple[CollectingDispatcher, List[Dict[str,
 
 
 def custom(dispatcher: CollectingDispatcher) -> Dict[str, Any]:
-    return next(m["custom"] for m in dispatcher.messages if m.get("custom"))
+    """The reply contract's ``custom`` object (the reply's layout keys aside)."""
+    found = next(m["custom"] for m in dispatcher.messages if m.get("custom"))
+    return {k: v for k, v in found.items() if k not in LAYOUT_KEYS}
 
 
 def text(dispatcher: CollectingDispatcher) -> str:

@@ -19,10 +19,10 @@ from sqlalchemy import create_engine, func, insert, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
-from bot import db
-from bot.booking import store as booking_store
+from bot import db, schema
 from bot.booking.store import BookingRequest, BookingRequestRow, list_bookings, save_booking
 from bot.cli import main
+from bot.migrations import migrate
 from bot.privacy import audit, stores
 from bot.privacy.erase import ErasureError, erase_booking, erase_sender
 from bot.privacy.retention import retention_days, run_retention
@@ -71,14 +71,14 @@ def urls(request: pytest.FixtureRequest, tmp_path: Path,
     monkeypatch.setenv("DATABASE_URL", clinic)
     monkeypatch.setenv("TRACKER_DB_URL", tracker)
     get_settings.cache_clear()
-    stores._rasa.create_all(db.get_engine(tracker))
+    stores.EVENTS.metadata.create_all(db.get_engine(tracker))
+    migrate(clinic)
     yield clinic, tracker
     for url in {clinic, tracker}:
         db.get_engine(url).dispose()
-        booking_store._schema_ready.discard(url)
-        audit._ready.discard(url)
     db.get_engine.cache_clear()
     get_settings.cache_clear()
+    schema.forget_checks()
     if generator is not None:
         next(generator, None)
 
@@ -245,7 +245,8 @@ def test_one_sqlite_file_for_both_stores_does_not_lock(tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PRIVACY_AUDIT_KEY", "test-key")
     url = f"sqlite:///{tmp_path / 'one.db'}"
-    stores._rasa.create_all(db.get_engine(url))
+    stores.EVENTS.metadata.create_all(db.get_engine(url))
+    migrate(url)
     add_events(url, "me", [1])
     add_booking(url, "me", 1)
     done = erase_sender("me", database_url=url, tracker_database_url=url)
@@ -259,13 +260,14 @@ def test_a_failed_erasure_erases_nothing_and_can_be_retried(
     monkeypatch.setenv("PRIVACY_AUDIT_KEY", "test-key")
     clinic = f"sqlite:///{tmp_path / 'clinic.db'}"
     broken_tracker = "postgresql+psycopg2://postgres@127.0.0.1:1/down"  # nothing listens
+    migrate(clinic)
     reference = add_booking(clinic, "me", 1)
     with pytest.raises(ErasureError, match="running the same erasure again is safe"):
         erase_sender("me", database_url=clinic, tracker_database_url=broken_tracker)
     assert references(clinic) == [reference], "the booking is still there"
     assert audit_rows(clinic) == [], "no audit row for an erasure that did not happen"
     working = f"sqlite:///{tmp_path / 't.db'}"
-    stores._rasa.create_all(db.get_engine(working))
+    stores.EVENTS.metadata.create_all(db.get_engine(working))
     assert erase_sender("me", database_url=clinic, tracker_database_url=working).bookings == 1
     db.get_engine.cache_clear()
 

@@ -12,6 +12,7 @@ from typing import Dict, Iterator, List, Optional
 import pytest
 
 from bot.cli import build_parser
+from bot.migrations import migrate
 from bot.settings import PROJECT_ROOT
 
 
@@ -26,8 +27,10 @@ def run(args: List[str], env: Dict[str, str], stdin: Optional[str] = None
 def env(tmp_path: Path) -> Dict[str, str]:
     base = {k: v for k, v in os.environ.items()
             if k not in ("STAFF_USER", "STAFF_PASSWORD", "STAFF_NEW_PASSWORD")}
+    database_url = f"sqlite:///{tmp_path / 'clinic.db'}"
+    migrate(database_url)
     return {**base, "PYTHONPATH": str(PROJECT_ROOT), "RASA_TELEMETRY_ENABLED": "false",
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'clinic.db'}",
+            "DATABASE_URL": database_url,
             "TRACKER_DB_URL": f"sqlite:///{tmp_path / 'tracker.db'}"}
 
 

@@ -11,7 +11,7 @@ import json
 import tarfile
 import time
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional
 
 import pytest
 import yaml
@@ -20,6 +20,7 @@ from sqlalchemy import insert, select
 from bot.db import get_engine, session_scope
 from bot.evaluation.holdout import read_nlu_examples
 from bot.knowledge.store import KnowledgeTopicRow, load_topics_file, sync_topics
+from bot.migrations import migrate
 from bot.staff import changes, checks, deploy, inbox, training_data, users
 from bot.staff.evaluate import Evaluation, holdout_sha
 from bot.staff.project import Project, sandbox_copy
@@ -37,6 +38,7 @@ def project(tmp_path: Path) -> Project:
     inbox.EVENTS.metadata.create_all(get_engine(tracker_url))
     project = Project(root=root, database_url=f"sqlite:///{tmp_path / 'clinic.db'}",
                       tracker_url=tracker_url, rasa_url="http://127.0.0.1:9", api_token="token")
+    migrate(project.database_url)
     sync_topics(load_topics_file(project.topics_file, project.article_file), project.database_url)
     return project
 
@@ -266,6 +268,7 @@ def test_rejected_changes_are_never_applied(project: Project) -> None:
 
 def test_passwords_are_salted_hashes_and_roles_are_enforced(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'users.db'}"
+    migrate(url)
     first = users.add_user(url, None, "carol", users.CLINICIAN, "a long passphrase")
     with pytest.raises(users.PermissionDenied):
         users.add_user(url, None, "mallory", users.CLINICIAN, "another passphrase")
@@ -434,43 +437,6 @@ def test_the_candidate_child_checks_the_data_before_it_trains(project: Project) 
     assert run.model is None and stages == [candidates.VALIDATION]
     assert run.validation_log is not None and run.validation_log.read_text().strip()
     assert not checks.validation_check(run.validated, run.validation_log).ok
-
-
-def test_the_swap_hook_loads_models_in_a_worker_thread(monkeypatch: pytest.MonkeyPatch) -> None:
-    import asyncio
-    import threading
-
-    import rasa.core.agent as rasa_agent
-
-    from bot.staff import hotswap
-
-    seen: Dict[str, Any] = {}
-
-    async def slow_original(**kwargs: Any) -> str:
-        seen["thread"] = threading.current_thread() is not threading.main_thread()
-        time.sleep(0.3)  # a blocking load, as TensorFlow's is
-        return "agent"
-
-    monkeypatch.setattr(rasa_agent, "load_agent", slow_original)
-    assert hotswap.install() and not hotswap.install()
-
-    async def main() -> Tuple[Any, int]:
-        ticks = 0
-
-        async def ticker() -> None:
-            nonlocal ticks
-            while True:
-                ticks += 1
-                await asyncio.sleep(0.01)
-
-        task = asyncio.ensure_future(ticker())
-        agent = await rasa_agent.load_agent(model_path="m.tar.gz", endpoints=None)
-        task.cancel()
-        return agent, ticks
-
-    agent, ticks = asyncio.run(main())
-    assert agent == "agent" and seen["thread"]
-    assert ticks >= 10  # the event loop kept running during the load
 
 
 def test_rollback_puts_the_earlier_model_file_back_and_records_it(project: Project,

@@ -14,6 +14,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from bot.db import get_engine
 from bot.knowledge.store import load_topics_file, sync_topics
+from bot.migrations import migrate
 from bot.staff import changes, inbox, users
 from bot.staff.project import Project, sandbox_copy
 from bot.staff.web import COOKIE, create_app
@@ -30,6 +31,7 @@ def project(tmp_path: Path) -> Project:
     inbox.EVENTS.metadata.create_all(get_engine(tracker_url))
     project = Project(root=root, database_url=f"sqlite:///{tmp_path / 'clinic.db'}",
                       tracker_url=tracker_url)
+    migrate(project.database_url)
     sync_topics(load_topics_file(project.topics_file, project.article_file), project.database_url)
     carol = users.add_user(project.database_url, None, "carol", users.CLINICIAN, "carol's passphrase")
     users.add_user(project.database_url, carol, "sam", users.STAFF, "sam's passphrase")

@@ -17,6 +17,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.deploy import serve
+from bot.migrations import migrate
 from bot.web import feedback
 from bot.web.server import create_app, render_demo_page
 
@@ -30,7 +31,9 @@ Scenario = Callable[[TestClient], Awaitable[Any]]
 
 @pytest.fixture()
 def database_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'feedback.db'}"
+    url = f"sqlite:///{tmp_path / 'feedback.db'}"
+    migrate(url)
+    return url
 
 
 SECRET_ANSWER = "my private worry about my medication"

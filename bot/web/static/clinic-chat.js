@@ -5,10 +5,15 @@
  *   <script src="https://…/static/clinic-chat.js" data-server="https://rasa.example"></script>
  * and optionally, before it:
  *   <script>window.ClinicChatConfig = {serverUrl, feedbackUrl, title, greeting,
- *                                      colors: {primary, …}, texts: {…}};</script>
+ *                                      settingsUrl, colors: {primary, …}, texts: {…}};</script>
  *
  * Talks to Rasa's REST channel (POST /webhooks/rest/webhook): one JSON list of messages per
- * turn, as described in the project's reply contract. Plain JavaScript, no dependencies.
+ * turn, as described in the project's reply contract. Each reply's ``custom`` object carries
+ * its text parts, crisis resources and citations, and the widget lays its own text out from
+ * them (it never takes a reply's text apart). The crisis lines the widget names outside a
+ * reply (its footer, the "could not reach" notice) come from the clinic's settings
+ * (GET /widget/settings on the server that serves this file, config/clinic.yml
+ * ``crisis_resources``): no phone number is typed here. Plain JavaScript, no dependencies.
  *
  * Safety: everything the assistant or the person wrote is put on the page with textContent
  * or createTextNode, never innerHTML; only http(s) and tel: addresses become links.
@@ -59,10 +64,14 @@
     busy: "The assistant is busy. Please wait a few seconds and try again.",
     rejected: "The assistant could not read that message.",
     noReply: "The assistant didn\u2019t answer. Please try again.",
-    emergency: "If this is an emergency, call 911.",
+    // {emergency} and {crisis} are the clinic's emergency and crisis numbers (from its
+    // settings); the *Unknown texts stand in until those are known.
+    emergency: "If this is an emergency, call {emergency}.",
+    emergencyUnknown: "If this is an emergency, call your local emergency number.",
     retry: "Retry",
     notSent: "Not sent",
-    disclaimer: "Not for emergencies: call 911, or call or text 988."
+    disclaimer: "Not for emergencies: call {emergency}, or call or text {crisis}.",
+    disclaimerUnknown: "Not for emergencies."
   };
 
   var COLOR_VARIABLES = {
@@ -104,6 +113,7 @@
     var config = {
       serverUrl: given.serverUrl || data.server || "",
       feedbackUrl: given.feedbackUrl || data.feedback || "",
+      settingsUrl: given.settingsUrl || data.settings || "",
       title: given.title || data.title || "",
       greeting: given.greeting || data.greeting || "",
       greetPayload: given.greetPayload === undefined ? "/greet" : given.greetPayload,
@@ -123,6 +133,9 @@
     config.serverUrl = String(config.serverUrl).replace(/\/+$/, "");
     if (!config.feedbackUrl) {
       config.feedbackUrl = new URL("/feedback", base).href;
+    }
+    if (!config.settingsUrl) {
+      config.settingsUrl = new URL("/widget/settings", base).href;
     }
     config.cssUrl = typeof config.css === "string" ? config.css :
       new URL("clinic-chat.css", base).href;
@@ -198,11 +211,19 @@
     }, text);
   }
 
-  // URLs and North American phone numbers (plus 911, 988 and 811) inside a reply's text.
-  var LINKABLE = new RegExp(
-    "(https?:\\/\\/[^\\s<>\"]+)" +
-    "|((?:\\+?1[-. ])?\\(?\\d{3}\\)?[-. ]\\d{3}[-. ]\\d{4}\\b)" +
-    "|(\\b(?:911|988|811)\\b)", "g");
+  /** URLs and North American phone numbers inside a text, plus the short numbers among the
+   *  clinic's crisis lines (known once the settings have loaded). */
+  function linkablePattern(shortNumbers) {
+    var short = (shortNumbers || []).filter(function (number) {
+      return /^\d{3,6}$/.test(number);
+    });
+    return new RegExp(
+      "(https?:\\/\\/[^\\s<>\"]+)" +
+      "|((?:\\+?1[-. ])?\\(?\\d{3}\\)?[-. ]\\d{3}[-. ]\\d{4}\\b)" +
+      (short.length ? "|(\\b(?:" + short.join("|") + ")\\b)" : ""), "g");
+  }
+
+  var LINKABLE = linkablePattern([]);
 
   /** Append ``text`` to ``parent`` as text nodes, with addresses and numbers as links. */
   function appendLinkified(parent, text) {
@@ -301,19 +322,55 @@
 
   // ---------------------------------------------------------------- the reply contract
 
-  /** One REST reply (a list of messages) as the answer entry the widget renders and stores. */
+  /** The text the widget shows for a reply's ``custom`` object: the lead-in, a line per
+   *  crisis resource, the other parts. The source line of text-only channels is left out:
+   *  the Sources block says it in full, with the quote and the links. */
+  function replyText(custom) {
+    var parts = custom.parts.filter(function (part) {
+      return typeof part === "string" && part;
+    });
+    var lines = parts.slice(0, 1);
+    (Array.isArray(custom.resources) ? custom.resources : []).forEach(function (resource) {
+      if (resource && typeof resource === "object") {
+        lines.push(("- " + String(resource.name || "") + ": " + String(resource.phone || "") +
+          ". " + String(resource.when || "")).trim());
+      }
+    });
+    return lines.concat(parts.slice(1)).join("\n");
+  }
+
+  /** One REST reply (a list of messages) as the answer entry the widget renders and stores.
+   *  ``messages`` keeps the texts as sent (feedback names the answer by them); ``shown`` is
+   *  what the widget lays out. Rasa's REST channel sends a message's text, then its
+   *  ``custom`` object, so a ``custom`` object with ``parts`` lays out the text before it. */
   function toAnswer(messages, index) {
     var answer = {
-      type: "answer", index: index, topic: null, messages: [], buttons: [],
+      type: "answer", index: index, topic: null, messages: [], shown: [], buttons: [],
       citations: [], resources: [], error: null, feedback: null
     };
+    var textBefore = -1;
     messages.forEach(function (message) {
       if (!message || typeof message !== "object") {
+        textBefore = -1;
         return;
       }
+      var textHere = -1;
       if (typeof message.text === "string" && message.text) {
         answer.messages.push(message.text);
+        answer.shown.push(message.text);
+        textHere = answer.shown.length - 1;
       }
+      var laidOut = message.custom && typeof message.custom === "object" &&
+        Array.isArray(message.custom.parts) ? replyText(message.custom) : null;
+      if (laidOut !== null) {
+        var own = textHere >= 0 ? textHere : textBefore;
+        if (own >= 0) {
+          answer.shown[own] = laidOut;
+        } else if (laidOut) {
+          answer.shown.push(laidOut);
+        }
+      }
+      textBefore = laidOut === null ? textHere : -1;
       if (Array.isArray(message.buttons)) {
         message.buttons.forEach(function (button) {
           if (button && typeof button.title === "string" && typeof button.payload === "string") {
@@ -498,7 +555,7 @@
 
     var footer = el("div", { className: "cc-footer" });
     var disclaimer = el("p", { className: "cc-disclaimer" });
-    appendLinkified(disclaimer, t.disclaimer);
+    appendLinkified(disclaimer, this.crisisText("disclaimer"));
     footer.appendChild(form);
     footer.appendChild(disclaimer);
 
@@ -515,6 +572,7 @@
     this.scroller = scroller;
     this.confirmBar = confirmBar;
     this.confirmYes = confirmYes;
+    this.disclaimer = disclaimer;
     this.log = log;
     this.typing = typing;
     this.input = input;
@@ -550,6 +608,62 @@
       reveal();
     }
     document.body.appendChild(root);
+  };
+
+  // ------------------------------------------------------------ the clinic's crisis lines
+
+  /** ``texts[key]`` with the clinic's {emergency} and {crisis} numbers, or its *Unknown
+   *  variant while they are not known. */
+  Widget.prototype.crisisText = function (key) {
+    var text = String(this.texts[key] || "");
+    if (!/\{(?:emergency|crisis)\}/.test(text)) {
+      return text;
+    }
+    var lines = this.crisisLines;
+    if (!lines || !lines.emergency || !lines.crisis) {
+      return String(this.texts[key + "Unknown"] || "");
+    }
+    return text.replace(/\{emergency\}/g, lines.emergency).replace(/\{crisis\}/g, lines.crisis);
+  };
+
+  /** Read the crisis lines from the clinic's settings (GET settingsUrl). */
+  Widget.prototype.loadSettings = function () {
+    var self = this;
+    if (!window.fetch || !this.config.settingsUrl) {
+      return Promise.resolve();
+    }
+    return fetch(this.config.settingsUrl, { credentials: "omit" }).then(function (response) {
+      if (!response.ok) {
+        throw new Error("settings " + response.status);
+      }
+      return response.json();
+    }).then(function (settings) {
+      self.useSettings(settings);
+    }).catch(function () {
+      // no settings: the footer and notices use the *Unknown texts (no number)
+    });
+  };
+
+  Widget.prototype.useSettings = function (settings) {
+    if (!settings || typeof settings !== "object") {
+      return;
+    }
+    var resources = Array.isArray(settings.crisis_resources) ? settings.crisis_resources : [];
+    this.crisisLines = {
+      emergency: String(settings.emergency_phone || ""),
+      crisis: String(settings.crisis_phone || "")
+    };
+    LINKABLE = linkablePattern(resources.map(function (resource) {
+      return String((resource && resource.phone) || "");
+    }));
+    var self = this;
+    this.disclaimer.textContent = "";
+    appendLinkified(this.disclaimer, this.crisisText("disclaimer"));
+    this.state.entries.forEach(function (entry) {
+      if (entry.type === "user" && entry.status === "failed") {
+        self.rerenderEntry(entry);
+      }
+    });
   };
 
   // ------------------------------------------------------------ open / close
@@ -855,7 +969,7 @@
       error.appendChild(el("p", { className: "cc-error-text" },
         (t[entry.reason] || t.unreachable)));
       var emergency = el("p", { className: "cc-error-text" });
-      appendLinkified(emergency, t.emergency);
+      appendLinkified(emergency, this.crisisText("emergency"));
       error.appendChild(emergency);
       var retry = el("button", { type: "button", className: "cc-retry" }, t.retry);
       retry.addEventListener("click", function () {
@@ -878,15 +992,10 @@
     if (answer.resources.length) {
       turn.appendChild(this.renderCrisis(answer.resources));
     }
-    answer.messages.forEach(function (text, position) {
+    (answer.shown || answer.messages).forEach(function (text, position) {
       var bubble = el("div", { className: "cc-bubble cc-bot" });
       if (position === 0) {
         bubble.appendChild(el("span", { className: "cc-sr" }, t.assistant + ": "));
-      }
-      if (answer.citations.length) {
-        // The text's closing "Source: …" line is for text-only channels; here the
-        // Sources block below says it in full, with the quote and the links.
-        text = text.replace(/\n[ \t]*Source:[^\n]*\s*$/, "");
       }
       appendLinkified(bubble, text);
       turn.appendChild(bubble);
@@ -1068,6 +1177,7 @@
     }
     var widget = new Widget(config);
     widget.mount();
+    widget.loadSettings();
     window.ClinicChat = {
       loaded: true,
       open: function () { widget.open(true); },

@@ -3,7 +3,7 @@
 Use it from ``endpoints.yml`` (``bot/deploy/endpoints.py`` writes this)::
 
     tracker_store:
-      type: bot.rasa_components.tracker_store.StrictSQLTrackerStore
+      type: bot.runtime.tracker_store.StrictSQLTrackerStore
       dialect: postgresql
       ...
 
@@ -12,13 +12,16 @@ Three differences from ``SQLTrackerStore``:
 1. **No silent fall-back to memory.** Rasa's Agent wraps every tracker store in
    ``FailSafeTrackerStore``, which answers a failed read with an empty conversation and a
    failed write by keeping the conversation in memory (rasa#3243): the person would be
-   answered as a stranger and what they said would be lost at the next restart. When this
-   store is created (at server start-up, before the Agent), it swaps the Agent's wrapper
-   for ``StrictFailSafeTrackerStore``, whose error handler raises ``TrackerStoreUnavailable``.
-   The turn then fails, nothing of it is stored, and the channel sends its apology with
-   the clinic's phone number. PostgreSQL connections are checked before use
-   (``pool_pre_ping``) and time out after ``TRACKER_DB_CONNECT_TIMEOUT`` seconds (3), so
-   the store recovers by itself when the database is back and never hangs a turn.
+   answered as a stranger and what they said would be lost at the next restart.
+   :func:`install` (run by ``bot.runtime.install`` at server start, before the Agent is
+   built) swaps the Agent's wrapper for ``StrictFailSafeTrackerStore``, whose error handler
+   raises ``TrackerStoreUnavailable``. The turn then fails, nothing of it is stored, and
+   the channel sends its apology with the clinic's phone number. This store refuses to be
+   created without that wrapper (``RuntimeNotInstalled``), so a server started some other
+   way fails at start instead of forgetting silently later. PostgreSQL connections are
+   checked before use (``pool_pre_ping``) and time out after ``TRACKER_DB_CONNECT_TIMEOUT``
+   seconds (3), so the store recovers by itself when the database is back and never hangs
+   a turn.
 2. **Booking details masked once the form is over** (``bot.privacy.masking``): they are
    kept in the bookings table only. Masking rewrites rows in place, so the row count that
    Rasa uses to find unsaved events is unchanged.
@@ -36,7 +39,6 @@ from __future__ import annotations
 import itertools
 import json
 import logging
-import os
 from typing import Any, Callable, Dict, Iterable, List, Optional, Text
 
 import sqlalchemy as sa
@@ -58,8 +60,6 @@ from bot.booking import FORM
 from bot.privacy import ERASED_SLOT, masking
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_CONNECT_TIMEOUT = 3
 
 # Set on a tracker this store retrieved: how many of its events the database already holds.
 _STORED_EVENTS = "_healthflow_stored_events"
@@ -96,14 +96,24 @@ class StrictFailSafeTrackerStore(FailSafeTrackerStore):
         super().__init__(tracker_store, on_tracker_store_error, fallback_tracker_store)
 
 
-def install_strict_failsafe() -> None:
-    """Make the Agent wrap tracker stores in ``StrictFailSafeTrackerStore`` (idempotent).
+def install() -> bool:
+    """Make the Agent wrap tracker stores in ``StrictFailSafeTrackerStore``; True if it did.
 
     ``Agent._create_tracker_store`` looks the wrapper up in ``rasa.core.agent`` when the
     Agent is built, which ``rasa run`` does after creating the tracker store.
     """
-    if rasa_agent.FailSafeTrackerStore is not StrictFailSafeTrackerStore:
-        rasa_agent.FailSafeTrackerStore = StrictFailSafeTrackerStore  # type: ignore[misc]
+    if installed():
+        return False
+    rasa_agent.FailSafeTrackerStore = StrictFailSafeTrackerStore  # type: ignore[misc]
+    return True
+
+
+def installed() -> bool:
+    return rasa_agent.FailSafeTrackerStore is StrictFailSafeTrackerStore
+
+
+class RuntimeNotInstalled(RuntimeError):
+    """The strict store was created in a server started without ``bot.runtime.install``."""
 
 
 def _erased(tracker: DialogueStateTracker) -> bool:
@@ -152,6 +162,11 @@ class StrictSQLTrackerStore(SQLTrackerStore):
         query: Optional[Dict] = None,
         **kwargs: Any,
     ) -> None:
+        if not installed():
+            raise RuntimeNotInstalled(
+                "StrictSQLTrackerStore needs the strict wrapper of bot.runtime; start the "
+                "server with `python -m bot.run rasa run ...`"
+            )
         super().__init__(
             domain, dialect, host, port, db, username, password,  # type: ignore[arg-type]
             event_broker, login_db, query, **kwargs,
@@ -162,7 +177,6 @@ class StrictSQLTrackerStore(SQLTrackerStore):
             sa.event.listen(self.engine, "connect", _sqlite_write_ahead_log)
         else:
             self._use_checked_connections(engine)
-        install_strict_failsafe()
 
     def _pool_sqlite_file(self, engine: Engine) -> None:
         """Keep a file database's connections open (an in-memory one is left as it is)."""
@@ -175,10 +189,12 @@ class StrictSQLTrackerStore(SQLTrackerStore):
         url = engine.url
         options: Dict[str, Any] = dict(create_engine_kwargs(url))
         if engine.dialect.name == "postgresql":
+            from bot.settings import get_settings
+
             connect_args = dict(options.get("connect_args") or {})
             connect_args.setdefault(
                 "connect_timeout",
-                int(os.environ.get("TRACKER_DB_CONNECT_TIMEOUT", DEFAULT_CONNECT_TIMEOUT)),
+                get_settings().env.tracker_db_connect_timeout,
             )
             options["connect_args"] = connect_args
         self._replace_engine(engine, pool_pre_ping=True, **options)

@@ -18,8 +18,9 @@ Three more changes:
   waiting out the ticket's lifetime (``TICKET_LOCK_LIFETIME``) and timing out.
 * Each lock key expires with its last ticket, so nothing is left in Redis for good.
 
-Selected in ``endpoints.yml`` as ``lock_store: {type: bot.deploy.locks.AtomicRedisLockStore}``
-with the same keys as Rasa's ``redis`` type.
+Selected in ``endpoints.yml`` as ``lock_store: {type: bot.runtime.locks.AtomicRedisLockStore}``
+with the same keys as Rasa's ``redis`` type (Rasa's own way to use a custom lock store, so
+``bot.runtime.install`` has nothing to install for it).
 """
 
 from __future__ import annotations
@@ -41,8 +42,7 @@ from rasa.utils.endpoints import EndpointConfig
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_POLL_SECONDS = 0.05
-DEFAULT_OWNER_TTL_SECONDS = 5.0
+# LOCK_POLL_SECONDS and LOCK_OWNER_TTL_SECONDS: bot/settings/environment.py.
 HEARTBEAT_SECONDS = 1.0
 
 # What a change returns: the lock to store (None: delete the key) and a value for the caller.
@@ -50,11 +50,15 @@ Change = Callable[[Optional[TicketLock]], Tuple[Optional[TicketLock], Any]]
 
 
 def _poll_seconds() -> float:
-    return float(os.environ.get("LOCK_POLL_SECONDS") or DEFAULT_POLL_SECONDS)
+    from bot.settings import get_settings
+
+    return get_settings().env.lock_poll_seconds
 
 
 def _owner_ttl_ms() -> int:
-    return int(float(os.environ.get("LOCK_OWNER_TTL_SECONDS") or DEFAULT_OWNER_TTL_SECONDS) * 1000)
+    from bot.settings import get_settings
+
+    return int(get_settings().env.lock_owner_ttl_seconds * 1000)
 
 
 class AtomicRedisLockStore(RedisLockStore):

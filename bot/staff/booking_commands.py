@@ -2,117 +2,36 @@
 
 The requests hold names and phone numbers, so every command asks for a staff login like the
 other staff commands (``--user NAME`` or ``STAFF_USER``; the password is asked for, or read
-from ``STAFF_PASSWORD`` for scripts), and exports and status changes are audited.
+from ``STAFF_PASSWORD`` for scripts), and exports and status changes are audited. A face: it
+composes the booking store, the staff login and audit, and the privacy retention rule.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import io
 import os
-import re
 import sys
 import tempfile
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterable, List, Optional, TextIO, Tuple
+from typing import List
 
-from bot.booking.store import (
-    STATUS_NEW,
-    BookingStoreError,
-    StoredBooking,
-    UnknownBooking,
-    list_bookings,
-    set_status,
-)
-from bot.booking.validation import display_contact
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.booking.export import format_table, write_csv
+from bot.booking.statuses import booking_statuses, closed_statuses
+from bot.booking.store import BookingStoreError, StoredBooking, UnknownBooking, list_bookings, set_status
 from bot.cli import positive_int
-from bot.privacy.retention import closed_statuses, retention_days
-
-CSV_COLUMNS = (
-    "reference", "created_at", "status", "name", "contact", "contact_kind",
-    "times", "times_normalised", "reason", "kind",
-)
-LIST_COLUMNS = (("reference", 9), ("created (UTC)", 16), ("status", 9), ("name", 24),
-                ("contact", 28), ("times", 0))
-# A spreadsheet runs a cell that starts with one of these as a formula.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-# A request is "new" until the front desk has dealt with it; "contacted" while it is under way.
-OPEN_STATUSES = (STATUS_NEW, "contacted")
-_PLAIN_NUMBER = re.compile(r"^[+-]?[\d\s().-]+(?: ext\. \d+)?$")
-
-
-def _utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
-
-
-def _created(moment: datetime) -> str:
-    return _utc(moment).astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M")
-
-
-def spreadsheet_safe(value: Optional[str]) -> str:
-    """Keep a cell from running as a formula when the CSV is opened in a spreadsheet.
-
-    The database keeps the text as typed; only the export prefixes a ``'`` to a cell
-    that starts like a formula (phone numbers such as +14035550142 are left alone).
-    """
-    text = value or ""
-    if text.startswith(_FORMULA_START) and not _PLAIN_NUMBER.match(text):
-        return "'" + text
-    return text
-
-
-def _cell(text: str, width: int) -> str:
-    flat = " ".join(text.split())
-    if width and len(flat) > width:
-        flat = flat[: width - 1] + "\u2026"
-    return flat.ljust(width) if width else flat
-
-
-def format_table(rows: Iterable[StoredBooking]) -> str:
-    lines = ["  ".join(_cell(title, width) for title, width in LIST_COLUMNS).rstrip()]
-    for row in rows:
-        values = (row.reference, _created(row.created_at), row.status, row.name,
-                  display_contact(row.contact, row.contact_kind), row.times_text)
-        lines.append(
-            "  ".join(_cell(value, width) for value, (_, width) in zip(values, LIST_COLUMNS))
-        )
-    return "\n".join(lines)
-
-
-def write_csv(rows: Iterable[StoredBooking], handle: TextIO) -> int:
-    writer = csv.writer(handle)
-    writer.writerow(CSV_COLUMNS)
-    count = 0
-    for row in rows:
-        writer.writerow(
-            [
-                row.reference,
-                _utc(row.created_at).isoformat(timespec="seconds"),
-                row.status,
-                spreadsheet_safe(row.name),
-                spreadsheet_safe(display_contact(row.contact, row.contact_kind)),
-                row.contact_kind,
-                spreadsheet_safe(row.times_text),
-                spreadsheet_safe(row.times_normalised),
-                spreadsheet_safe(row.reason),
-                row.kind,
-            ]
-        )
-        count += 1
-    return count
+from bot.privacy.retention import retention_days
+from bot.staff import users
+from bot.staff.bookings import PERMISSION
+from bot.staff.bookings import _audit as audit
+from bot.staff.commands import _login
+from bot.staff.project import Project
 
 
 def _staff(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     """The logged-in staff user and the project (asks for the password)."""
-    from bot.staff import users
-    from bot.staff.bookings import PERMISSION
-    from bot.staff.commands import _login
-    from bot.staff.project import Project
-
-    from sqlalchemy.exc import SQLAlchemyError
-
     project = Project.from_env()
     try:
         return users.require(_login(args, project), PERMISSION), project
@@ -122,8 +41,6 @@ def _staff(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 
 def _audit(args: argparse.Namespace, action: str, target: str, **details: object) -> None:
-    from bot.staff.bookings import _audit as audit
-
     audit(args.project, args.staff_user, action, target, **details)
 
 
@@ -200,11 +117,6 @@ def _status(args: argparse.Namespace) -> int:
     if status in closed_statuses():
         print(f"Closed: the retention job deletes it {retention_days()} days after it was made.")
     return 0
-
-
-def booking_statuses() -> Tuple[str, ...]:
-    """Open statuses, then the closed ones the retention job deletes (config/clinic.yml)."""
-    return OPEN_STATUSES + tuple(s for s in closed_statuses() if s not in OPEN_STATUSES)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

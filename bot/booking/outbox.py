@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import List, Optional, Sequence
 
-from sqlalchemy import Column, DateTime, Integer, String, Text, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from bot.db import Base, session_scope
+from bot.db import session_scope
+from bot.schema import OUTBOX_PENDING, OutboxRow
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +26,7 @@ RECEIPT_EMAIL = "receipt_email"
 WEBHOOK = "webhook"
 CHANNELS = (CLINIC_EMAIL, RECEIPT_EMAIL, WEBHOOK)
 
-PENDING = "pending"
+PENDING = OUTBOX_PENDING
 SENT = "sent"
 FAILED = "failed"  # gave up after MAX_ATTEMPTS; shown to staff
 DROPPED = "dropped"  # the request was erased before it was sent
@@ -34,22 +35,6 @@ SKIPPED = "skipped"  # a webhook row while no webhook is configured
 MAX_ATTEMPTS = 20
 BASE_DELAY_SECONDS = 5.0
 MAX_DELAY_SECONDS = 1800.0
-
-
-class OutboxRow(Base):  # type: ignore[valid-type,misc]
-    __tablename__ = "notification_outbox"
-
-    id = Column(Integer, primary_key=True, autoincrement=True)
-    reference = Column(String(16), nullable=False, index=True)
-    channel = Column(String(20), nullable=False)
-    status = Column(String(12), nullable=False, default=PENDING, index=True)
-    created_at = Column(DateTime(timezone=True), nullable=False)
-    next_attempt_at = Column(DateTime(timezone=True), nullable=False, index=True)
-    attempts = Column(Integer, nullable=False, default=0)
-    lease_token = Column(String(32), nullable=True)
-    leased_until = Column(DateTime(timezone=True), nullable=True)
-    sent_at = Column(DateTime(timezone=True), nullable=True)
-    last_error = Column(Text, nullable=True)  # the error's type and a short reason, no content
 
 
 @dataclass(frozen=True)

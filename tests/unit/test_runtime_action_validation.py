@@ -1,4 +1,4 @@
-"""The cached validator accepts and refuses exactly what Rasa's own check does."""
+"""The cached validator accepts and refuses exactly what Rasa's own check does (bot/runtime)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from jsonschema import ValidationError
 from rasa.core.actions.action import RemoteAction
 from rasa.utils.endpoints import EndpointConfig
 
-from bot.rasa_components import action_validation
+from bot.runtime import action_validation
 
 
 def test_same_verdicts_as_rasa() -> None:

@@ -6,11 +6,7 @@ that were waiting for the action server hit its time limit and get the apology. 
 makes ``rasa.core.agent.load_agent`` (which ``PUT /model`` and start-up call) do its work
 in a worker thread, so the old model keeps answering until the new one replaces it.
 
-Turn it on by listing the do-nothing channel below in ``credentials.yml`` (Rasa creates
-channels at start-up, in the server process, before it loads the first model)::
-
-    bot.staff.hotswap.ModelSwapHook: {}
-
+Installed by ``bot.runtime.install`` at server start, before Rasa loads the first model.
 A set-up with an event broker or a model server keeps Rasa's own loading (their clients
 belong to the event loop).
 """
@@ -18,13 +14,9 @@ belong to the event loop).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
-from typing import Any, Awaitable, Callable, Dict, Optional, Text
-
-from rasa.core.channels.channel import InputChannel, UserMessage
-from sanic import Blueprint, response
-from sanic.request import Request
-from sanic.response import HTTPResponse
+from typing import Any, Dict
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +40,7 @@ def install() -> bool:
     if getattr(original, _MARK, False):
         return False
 
+    @functools.wraps(original)
     async def load_agent(*args: Any, **kwargs: Any) -> Any:
         if _needs_event_loop(args, kwargs):
             return await original(*args, **kwargs)
@@ -57,29 +50,6 @@ def install() -> bool:
 
     setattr(load_agent, _MARK, True)
     rasa_agent.load_agent = load_agent  # type: ignore[assignment]
-    logger.info("models are loaded in a worker thread (bot.staff.hotswap)")
+    logger.info("models are loaded in a worker thread (bot.runtime.hotswap)")
     return True
 
-
-class ModelSwapHook(InputChannel):
-    """Not a channel people use: listed in credentials.yml only to run ``install()``."""
-
-    @classmethod
-    def name(cls) -> Text:
-        return "staff_model_swap"
-
-    @classmethod
-    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "ModelSwapHook":
-        return cls()
-
-    def __init__(self) -> None:
-        install()
-
-    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        hook = Blueprint("staff_model_swap", __name__)
-
-        @hook.route("/", methods=["GET"])
-        async def health(_request: Request) -> HTTPResponse:
-            return response.json({"status": "ok", "threaded_model_loading": True})
-
-        return hook

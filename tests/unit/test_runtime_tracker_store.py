@@ -23,7 +23,8 @@ from rasa.shared.core.events import (
 from rasa.shared.core.trackers import DialogueStateTracker
 from sqlalchemy.orm import sessionmaker
 
-from bot.rasa_components.tracker_store import (
+from bot.runtime import tracker_store as runtime_tracker_store
+from bot.runtime.tracker_store import (
     StrictFailSafeTrackerStore,
     StrictSQLTrackerStore,
     TrackerStoreUnavailable,
@@ -38,6 +39,15 @@ REASON = "IBS and feeling low for months"
 @pytest.fixture(scope="module")
 def domain() -> Domain:
     return Domain.load(str(PROJECT_ROOT / "domain.yml"))
+
+
+@pytest.fixture(autouse=True)
+def strict_wrapper(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Agent's wrapper as the server has it (bot.runtime.install), put back afterwards."""
+    import rasa.core.agent as rasa_agent
+
+    monkeypatch.setattr(rasa_agent, "FailSafeTrackerStore", rasa_agent.FailSafeTrackerStore)
+    runtime_tracker_store.install()
 
 
 @pytest.fixture()
@@ -251,7 +261,7 @@ def test_endpoints_yml_names_this_store_and_rasa_loads_it(domain: Domain, tmp_pa
     from bot.deploy.endpoints import tracker_store_config
 
     config = tracker_store_config(f"sqlite:///{tmp_path / 'loaded.db'}")
-    assert config["type"] == "bot.rasa_components.tracker_store.StrictSQLTrackerStore"
+    assert config["type"] == "bot.runtime.tracker_store.StrictSQLTrackerStore"
     loaded = TrackerStore.create(EndpointConfig(**config), domain)
     assert isinstance(loaded, StrictSQLTrackerStore)
     loaded.engine.dispose()

@@ -3,22 +3,28 @@
 Rasa answers ``GET /`` with ``Hello from Rasa: 3.6.21``, which tells anyone which
 advisories apply. The route stays (the Kubernetes liveness probe and load balancers use it)
 but answers ``{"status": "ok"}``. Rasa's ``GET /version``, which it serves without the token
-even though the HTTP API is on (behind the generated token), answers 404. Installed when the
-REST channel is created, which Rasa does before it builds its web application.
+even though the HTTP API is on (behind the generated token), answers 404. Installed by
+``bot.runtime.install`` at server start, before Rasa builds its web application.
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 
-def install() -> None:
+_MARK = "_clinic_quiet"
+
+
+def install() -> bool:
+    """Replace ``rasa.server.add_root_route`` once; True if this call did it."""
     import rasa.server
     from sanic import response
 
-    if getattr(rasa.server.add_root_route, "_clinic_quiet", False):
-        return
+    if getattr(rasa.server.add_root_route, _MARK, False):
+        return False
 
+    @functools.wraps(rasa.server.add_root_route)
     def add_root_route(app: Any) -> None:
         @app.get("/")
         async def hello(_request: Any) -> Any:
@@ -30,5 +36,6 @@ def install() -> None:
                 return response.json({"error": "not found"}, status=404)
             return None
 
-    add_root_route._clinic_quiet = True  # type: ignore[attr-defined]
+    setattr(add_root_route, _MARK, True)
     rasa.server.add_root_route = add_root_route
+    return True

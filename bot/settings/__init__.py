@@ -1,7 +1,10 @@
-"""Clinic settings: one place for clinic details, citations metadata and crisis lines.
+"""The project's settings, read once per process: clinic details from ``config/clinic.yml``
+(or the file named by ``CLINIC_CONFIG``) and every environment variable (``environment.py``,
+each declared once with its type, default and doc).
 
-Values come from ``config/clinic.yml`` (or the file named by ``CLINIC_CONFIG``) and can be
-overridden from the environment, so a deployment never edits code or commits secrets.
+This package is the only code that reads ``os.environ`` (``tests/unit/test_settings.py``
+checks it). :func:`get_settings` reads on first use, never at import time; tests build one
+from a dict with ``load_settings(environ={...})`` or ``Environment.from_environ({...})``.
 """
 
 from __future__ import annotations
@@ -14,23 +17,21 @@ from typing import Any, Dict, List, Mapping, Optional
 
 import yaml
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_CONFIG = PROJECT_ROOT / "config" / "clinic.yml"
-DEFAULT_DATABASE_URL = f"sqlite:///{PROJECT_ROOT / 'var' / 'clinic.db'}"
+from bot.settings.environment import (
+    DEFAULT_DATABASE_URL,
+    DEFAULT_TRACKER_URL,
+    PROJECT_ROOT,
+    VAR_DIR,
+    Environment,
+    variables,
+)
 
-# Environment variable -> (section, key) it overrides.
-ENV_OVERRIDES = {
-    "CLINIC_NAME": ("clinic", "name"),
-    "CLINIC_DOCTOR": ("clinic", "doctor"),
-    "CLINIC_PHONE": ("clinic", "phone"),
-    "CLINIC_BOOKING_URL": ("clinic", "booking_url"),
-    "CLINIC_HOURS": ("clinic", "hours"),
-    "CLINIC_PRIVACY_URL": ("clinic", "privacy_url"),
-    "CLINIC_WEBSITE": ("clinic", "website"),
-    "CLINIC_EMAIL": ("clinic", "email"),
-    "CLINIC_TIMEZONE": ("clinic", "timezone"),
-    "ARTICLE_URL": ("article", "url"),
-}
+DEFAULT_CONFIG = PROJECT_ROOT / "config" / "clinic.yml"
+
+__all__ = [
+    "DEFAULT_CONFIG", "DEFAULT_DATABASE_URL", "DEFAULT_TRACKER_URL", "PROJECT_ROOT", "VAR_DIR",
+    "CrisisResource", "Environment", "Settings", "environment", "get_settings", "load_settings",
+]
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,9 @@ class CrisisResource:
     name: str
     phone: str
     when: str
+    role: str = ""
+    """``emergency`` or ``crisis`` for the lines short texts name ("call 911 or call or
+    text 988"); templates use them as ``{emergency_phone}`` and ``{crisis_phone}``."""
 
     def as_dict(self) -> Dict[str, str]:
         return {"name": self.name, "phone": self.phone, "when": self.when}
@@ -53,9 +57,9 @@ class Settings:
     article: Mapping[str, Any]
     paper: Mapping[str, Any]
     crisis_resources: List[CrisisResource]
-    answer_min_confidence: float = 0.5
     database_url: str = DEFAULT_DATABASE_URL
     extra: Mapping[str, Any] = field(default_factory=dict)
+    env: Environment = field(default_factory=Environment)
 
     @property
     def clinic_name(self) -> str:
@@ -70,7 +74,14 @@ class Settings:
         values = {f"clinic_{key}": str(value) for key, value in self.clinic.items()}
         values["article_url"] = str(self.article["url"])
         values["article_title"] = str(self.article["title"])
+        values["emergency_phone"] = self.crisis_line("emergency").phone
+        values["crisis_phone"] = self.crisis_line("crisis").phone
         return values
+
+    def crisis_line(self, role: str) -> CrisisResource:
+        """The first crisis line with ``role`` (``emergency``, ``crisis``), else the first."""
+        return next((r for r in self.crisis_resources if r.role == role),
+                    self.crisis_resources[0])
 
 
 def _read_yaml(path: Path) -> Dict[str, Any]:
@@ -89,18 +100,24 @@ def _read_yaml(path: Path) -> Dict[str, Any]:
 def load_settings(
     path: Optional[Path] = None, environ: Optional[Mapping[str, str]] = None
 ) -> Settings:
-    """Read settings from the YAML file, then apply environment overrides."""
-    env = os.environ if environ is None else environ
-    config_path = Path(path or env.get("CLINIC_CONFIG") or DEFAULT_CONFIG)
+    """Read settings from the YAML file, then apply environment overrides.
+
+    ``environ``: the process environment when None (the only read of ``os.environ``).
+    """
+    env = Environment.from_environ(os.environ if environ is None else environ)
+    config_path = Path(path or env.clinic_config or DEFAULT_CONFIG)
     data = _read_yaml(config_path)
     sections: Dict[str, Dict[str, Any]] = {
         name: dict(data.get(name) or {}) for name in ("clinic", "article", "paper")
     }
-    for variable, (section, key) in ENV_OVERRIDES.items():
-        if env.get(variable):
-            sections[section][key] = env[variable]
+    for item in variables():
+        value = getattr(env, item.attribute)
+        if item.overrides and value:
+            section, key = item.overrides
+            sections[section][key] = value
     resources = [
-        CrisisResource(str(item["name"]), str(item["phone"]), str(item["when"]))
+        CrisisResource(str(item["name"]), str(item["phone"]), str(item["when"]),
+                       str(item.get("role") or ""))
         for item in data.get("crisis_resources") or []
     ]
     if not resources:
@@ -110,13 +127,22 @@ def load_settings(
         article=sections["article"],
         paper=sections["paper"],
         crisis_resources=resources,
-        answer_min_confidence=float(data.get("answer_min_confidence", 0.5)),
-        database_url=env.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
+        database_url=env.database_url,
         extra={k: v for k, v in data.items() if k not in sections and k != "crisis_resources"},
+        env=env,
     )
 
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process-wide settings, read on first use (never at import time)."""
+    """The process-wide settings, read on first use (never at import time).
+
+    A test that changes the environment calls ``get_settings.cache_clear()`` (tests/conftest.py
+    clears it around every test).
+    """
     return load_settings()
+
+
+def environment(environ: Optional[Mapping[str, str]] = None) -> Environment:
+    """The variables of ``environ`` (e.g. a child process's), else of this process."""
+    return get_settings().env if environ is None else Environment.from_environ(environ)

@@ -13,7 +13,7 @@ import secrets
 from pathlib import Path
 from typing import Mapping, Optional
 
-from bot.settings import PROJECT_ROOT
+from bot.settings import PROJECT_ROOT, environment
 
 TOKEN_VARIABLE = "RASA_API_TOKEN"
 FILE_VARIABLE = "RASA_API_TOKEN_FILE"
@@ -22,17 +22,16 @@ TOKEN_BYTES = 32
 
 
 def token_file(environ: Optional[Mapping[str, str]] = None) -> Path:
-    env = os.environ if environ is None else environ
-    return Path(env.get(FILE_VARIABLE) or DEFAULT_TOKEN_FILE)
+    return environment(environ).rasa_api_token_file
 
 
 def read_token(environ: Optional[Mapping[str, str]] = None) -> Optional[str]:
     """The token from the environment, else from the file; None when there is neither."""
-    env = os.environ if environ is None else environ
-    if env.get(TOKEN_VARIABLE):
-        return env[TOKEN_VARIABLE]
+    given = environment(environ).rasa_api_token
+    if given:
+        return given
     try:
-        text = token_file(env).read_text(encoding="utf-8").strip()
+        text = token_file(environ).read_text(encoding="utf-8").strip()
     except OSError:
         return None
     return text or None
