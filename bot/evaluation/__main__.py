@@ -66,8 +66,8 @@ def nlu_report(parser: Parser, holdout: Path, idioms_path: Optional[Path]) -> Di
     examples, dropped = unseen_holdout_examples(holdout)
     idioms = idiom_examples(idioms_path) if idioms_path else []
     texts = [t for t, _ in examples] + [t for t, _ in idioms]
-    parses, ms_per_parse = asyncio.run(parser.parse_all(texts))
-    guesses = [intent_of(p) for p in parses]
+    predictions = asyncio.run(parser.parse_all(texts))
+    parses, ms_per_parse, guesses = predictions.parses, predictions.ms_per_message, predictions.intents
     pairs = [(_topic(e), _topic(metrics.normalise_prediction(e, g)))
              for (_, e), g in zip(examples, guesses[: len(examples)])]
     idiom_pairs = [(e, metrics.normalise_prediction(e, g))
@@ -121,7 +121,7 @@ def names_report(parser: Parser, path: Path = NAMES_PATH, label: str = "fifth se
         return [await parser.parse(n, requested_slot="booking_name") for n in names]
 
     parses = asyncio.run(run())
-    cold, _ = asyncio.run(parser.parse_all(names))
+    cold = asyncio.run(parser.parse_all(names)).parses
     crisis = sum(intent_of(p) == "crisis" for p in parses)
     weak = sum(_weak(p) for p in parses)
     cold_crisis = sum(intent_of(p) == "crisis" for p in cold)

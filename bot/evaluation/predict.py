@@ -1,12 +1,32 @@
-"""Parse held-out messages with a trained model, in process, alone or inside a conversation."""
+"""Parse held-out messages with a trained model, in process, alone or inside a conversation.
+
+The public prediction API of ``bot.evaluation``: :class:`Parser` (a loaded model),
+:meth:`Parser.parse_all` and :func:`predict_intents`, which return :class:`Predictions`.
+``python -m bot.evaluation`` and the staff loop's held-out check (``bot.staff.evaluate``)
+both use it.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 Parse = Dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """A model's parse of each text, in order, and what parsing cost."""
+
+    parses: List[Parse]
+    ms_per_message: float
+
+    @property
+    def intents(self) -> List[str]:
+        """The intent name of each parse (``None`` as ``"None"``)."""
+        return [intent_of(p) for p in self.parses]
 
 
 class Parser:
@@ -36,18 +56,18 @@ class Parser:
         tracker = DialogueStateTracker.from_events("eval", events, slots=self.agent.domain.slots)
         return await processor.parse_message(UserMessage(text, sender_id="eval"), tracker)
 
-    async def parse_all(self, texts: Sequence[str]) -> Tuple[List[Parse], float]:
-        """Each text's parse, alone, and the milliseconds per message."""
+    async def parse_all(self, texts: Sequence[str]) -> Predictions:
+        """Each text's parse, alone (no earlier turn), and the milliseconds per message."""
         began = time.perf_counter()
         parses = [await self.parse(text) for text in texts]
-        return parses, (time.perf_counter() - began) * 1000 / max(1, len(texts))
+        return Predictions(parses, (time.perf_counter() - began) * 1000 / max(1, len(texts)))
 
 
 def intent_of(parsed: Parse) -> str:
     return str((parsed.get("intent") or {}).get("name"))
 
 
-async def predict_intents(model: Any, texts: Sequence[str]) -> Tuple[List[str], float]:
-    """The intent of each text and the milliseconds per message."""
-    parses, ms = await Parser(str(model)).parse_all(texts)
-    return [intent_of(p) for p in parses], ms
+async def predict_intents(model: Any, texts: Sequence[str]) -> Predictions:
+    """Load ``model`` (a path, or an already loaded :class:`Parser`) and parse each text."""
+    parser = model if isinstance(model, Parser) else Parser(str(model))
+    return await parser.parse_all(texts)

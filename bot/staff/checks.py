@@ -52,10 +52,16 @@ def validate_data(project: Project, log: Path) -> CheckResult:
         cwd=project.root, env=_env(), capture_output=True, text=True, check=False,
     )
     log.write_text(result.stdout + result.stderr, encoding="utf-8")
-    if result.returncode != 0:
+    return validation_check(result.returncode == 0, log)
+
+
+def validation_check(accepted: bool, log: Path) -> CheckResult:
+    """The check's verdict on one ``rasa data validate`` run whose output is in ``log``."""
+    if not accepted:
+        said = log.read_text(encoding="utf-8", errors="replace") if log.exists() else ""
         return CheckResult("training data", False,
                            "Rasa cannot use the training data as it is, so nothing was changed. "
-                           f"What Rasa said:\n{_tail(result.stdout + result.stderr)}\n(full log: {log})")
+                           f"What Rasa said:\n{_tail(said)}\n(full log: {log})")
     return CheckResult("training data", True, "Rasa accepts the training data.")
 
 

@@ -1,10 +1,12 @@
 """Retrain, check, and swap the model into the running assistant; roll back in one step.
 
-``retrain``: fine-tune the live model when only example questions changed (Rasa cannot
-fine-tune new intents), a full training otherwise; run the checks (``checks``); if they
-pass, load the new model into the running Rasa server through its HTTP API (``PUT /model``,
-protected by ``RASA_API_TOKEN``), which swaps it in without a restart. Every model that was
-live is kept in ``models/history/``; ``rollback`` loads the previous one again.
+``retrain``: check the knowledge base, then validate the data, train in full and score the
+candidate (and, the first time, the live model) on the held-out set, all in one child
+process (``bot.staff.candidate``, which imports Rasa once); run the checks (``checks``); if
+they pass, load the new model into the running Rasa server through its HTTP API
+(``PUT /model``, protected by ``RASA_API_TOKEN``), which swaps it in without a restart. Every
+model that was live is kept in ``models/history/``, with its held-out figures;
+``rollback`` loads the previous one again.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ import json
 import logging
 import os
 import shutil
-import subprocess
 import tarfile
 import threading
 import time
@@ -34,8 +35,9 @@ from sqlalchemy import select
 
 from bot.db import session_scope
 from bot.knowledge.store import load_topics_file, sync_topics
+from bot.staff import candidate as candidates
 from bot.staff import checks
-from bot.staff.evaluate import Evaluation, evaluate_in_child, holdout_sha
+from bot.staff.evaluate import Evaluation, holdout_sha
 from bot.staff.project import Project
 from bot.staff.store import ChangeRow, ModelRow, audit, require_schema, utcnow
 from bot.staff.users import User, require
@@ -157,31 +159,6 @@ def plan_mode(project: Project, live: Optional[Path], force_full: bool = False) 
     if added:
         return FULL, f"new topic(s) {', '.join(sorted(added))}"
     return FULL, "the sentence-encoder pipeline always trains in full (about a minute)"
-
-
-def _env() -> Dict[str, str]:
-    from bot.staff.checks import _env as check_env
-
-    return check_env()
-
-
-def train(project: Project, name: str) -> Path:
-    """``rasa train`` into models/candidates/<name>.tar.gz; raise DeployError on failure."""
-    project.candidates_dir.mkdir(parents=True, exist_ok=True)
-    project.work_dir.mkdir(parents=True, exist_ok=True)
-    log = project.work_dir / f"train-{name}.log"
-    command = [project.python, "-m", "bot.run", "rasa", "train", "--domain", str(project.domain_file),
-               "--data", str(project.data_dir), "--config", str(project.config_file),
-               "--out", str(project.candidates_dir), "--fixed-model-name", name, "--quiet",
-               # checks.validate_data has just validated the data: Rasa's own pass costs ~30 s
-               "--skip-validation"]
-    with log.open("w", encoding="utf-8") as handle:
-        result = subprocess.run(command, cwd=project.root, env=_env(), stdout=handle,
-                                stderr=subprocess.STDOUT, check=False)
-    model = project.candidates_dir / f"{name}.tar.gz"
-    if result.returncode != 0 or not model.exists():
-        raise DeployError(f"Training failed, so nothing was changed. Details in {log}.")
-    return model
 
 
 def _request(project: Project, method: str, path: str, body: Optional[Dict[str, Any]] = None,
@@ -363,21 +340,42 @@ def _register_initial(project: Project, actor: User) -> Optional[ModelRow]:
     return new
 
 
-def _evaluation_of(project: Project, row: ModelRow, log_dir: Path) -> Evaluation:
-    """The held-out evaluation of a recorded model, computed once and kept with it."""
-    sha = holdout_sha(project.holdout_dir)
+def _stored_evaluation(project: Project, row: ModelRow) -> Optional[Evaluation]:
+    """The held-out evaluation kept with a recorded model, if it is of the current set."""
     if row.evaluation:
         stored = Evaluation.from_dict(json.loads(row.evaluation))
-        if stored.holdout_sha == sha:
+        if stored.holdout_sha == holdout_sha(project.holdout_dir):
             return stored
-    evaluation = evaluate_in_child(Path(row.path), project.holdout_dir, project.root,
-                                   log_dir / f"eval-{row.name}.log", project.python)
+    return None
+
+
+def _store_evaluation(project: Project, row: ModelRow, evaluation: Evaluation) -> None:
+    """Keep a recorded model's held-out evaluation with it: it is computed once."""
     with session_scope(project.database_url) as session:
         stored_row = session.get(ModelRow, row.id)
         stored_row.evaluation = json.dumps(evaluation.as_dict())
         stored_row.accuracy = evaluation.accuracy
         stored_row.crisis_recall = evaluation.crisis_recall
-    return evaluation
+
+
+STAGE_NOTES = {
+    candidates.TRAINING: "Training ({mode}: {reason})...",
+    candidates.EVALUATION: "Comparing the new model with the live one on the held-out test set...",
+}
+
+
+def _build_candidate(project: Project, name: str, live: Optional[ModelRow], live_known: bool,
+                     mode: str, reason: str, say: Progress) -> candidates.CandidateRun:
+    """Validate, train and evaluate in one child process (``bot.staff.candidate``)."""
+    def on_stage(stage: str) -> None:
+        if stage in STAGE_NOTES:
+            say(STAGE_NOTES[stage].format(mode=mode, reason=reason))
+
+    return candidates.build(
+        python=project.python, cwd=project.root, domain=project.domain_file, data=project.data_dir,
+        config=project.config_file, out=project.candidates_dir, name=name,
+        holdout=project.holdout_dir, log_dir=project.work_dir,
+        live=Path(live.path) if live is not None and not live_known else None, on_stage=on_stage)
 
 
 def _pending_summaries(project: Project) -> List[str]:
@@ -427,25 +425,44 @@ def retrain(project: Project, user: Optional[User], *, with_tests: bool = False,
                               "(var/rasa-api-token or RASA_API_TOKEN), so it cannot be asked to "
                               "load a new model. Nothing was trained.")
         say(f"Checking the training data ({name})...")
+        began = time.monotonic()
         report.checks.append(checks.knowledge_consistent(project))
-        report.checks.append(checks.validate_data(project, log_dir / f"validate-{name}.log"))
+        if not report.checks[-1].ok:
+            report.checks.append(checks.validate_data(project, log_dir / f"validate-{name}.log"))
+            report.timings["checks"] = time.monotonic() - began
+            report.message = "Stopped before training: " + _first_failure(report)
+            _audit_refusal(project, actor, name, report)
+            return report
+        report.timings["checks"] = time.monotonic() - began
+        live_eval = _stored_evaluation(project, live) if live is not None else None
+        run = _build_candidate(project, name, live, live_eval is not None, mode, reason, say)
+        for key, stage in (("checks", candidates.VALIDATION), ("training", candidates.TRAINING),
+                           ("evaluation", candidates.EVALUATION)):
+            if stage in run.timings:
+                report.timings[key] = report.timings.get(key, 0.0) + run.timings[stage]
+        if run.failed_stage == "child" and run.validation_log is None:
+            raise DeployError(f"The retrain stopped before it could check the data. Details in "
+                              f"{run.failure_log}.")
+        report.checks.append(checks.validation_check(run.validated, run.validation_log or Path()))
         if not all(c.ok for c in report.checks):
             report.message = "Stopped before training: " + _first_failure(report)
             _audit_refusal(project, actor, name, report)
             return report
-        say(f"Training ({mode}: {reason})...")
-        began = time.monotonic()
-        candidate = train(project, name)
-        report.timings["training"] = time.monotonic() - began
+        if run.model is None:
+            raise DeployError("Training failed, so nothing was changed. Details in "
+                              f"{run.failure_log or run.training_log}.")
+        candidate = run.model
         if with_tests:
             say("Running the tests...")
             report.checks.append(checks.run_tests(project, test_paths))
-        say("Comparing the new model with the live one on the held-out test set...")
-        began = time.monotonic()
-        live_eval = _evaluation_of(project, live, log_dir) if live is not None else None
-        candidate_eval = evaluate_in_child(candidate, project.holdout_dir, project.root,
-                                           log_dir / f"eval-{name}.log", project.python)
-        report.timings["evaluation"] = time.monotonic() - began
+        if live is not None and live_eval is None:
+            if run.live is None:
+                raise RuntimeError(f"Could not evaluate {live.name}; details in {run.failure_log}.")
+            live_eval = run.live
+            _store_evaluation(project, live, live_eval)
+        if run.candidate is None:
+            raise RuntimeError(f"Could not evaluate {name}; details in {run.failure_log}.")
+        candidate_eval = run.candidate
         report.checks += checks.compare(live_eval, candidate_eval, max_drop, strict_crisis)
         report.table = checks.comparison_table(live_eval, candidate_eval)
         report.live_accuracy = live_eval.accuracy if live_eval else None
@@ -464,14 +481,14 @@ def retrain(project: Project, user: Optional[User], *, with_tests: bool = False,
         # the knowledge database first: a new topic's answer must be there when its intent is
         sync_topics(load_topics_file(project.topics_file, project.article_file), project.database_url)
         say("Loading the new model into the running assistant...")
-        report.swapped, report.probe, swap_seconds = _swap_or_install(project, kept, probe)
+        report.swapped, report.probe, swap_seconds, live_at = _swap_or_install(project, kept, probe)
         report.timings["swap"] = swap_seconds
         _record_model(project, actor, name, kept, report.mode, LIVE, candidate_eval,
                       previous=live.name if live else None, crisis_rule=report.crisis_rule)
         report.timings["total"] = time.monotonic() - started
         first = _first_change_since(project, _aware(live.deployed_at) if live else None)
         if first is not None:
-            report.label_to_live_seconds = (datetime.now(timezone.utc) - _aware(first)).total_seconds()  # type: ignore[operator]
+            report.label_to_live_seconds = (live_at - _aware(first)).total_seconds()  # type: ignore[operator]
         report.ok = True
         report.message = ("The new model is live." if report.swapped else
                           "The assistant is not running; it will use the new model when started.")
@@ -488,19 +505,23 @@ def _audit_refusal(project: Project, actor: User, name: str, report: DeployRepor
 
 
 def _swap_or_install(project: Project, model: Path,
-                     probe: bool) -> Tuple[bool, Optional[SwapProbeResult], float]:
+                     probe: bool) -> Tuple[bool, Optional[SwapProbeResult], float, datetime]:
+    """Swapped or not, what the probe saw, the swap's seconds and the moment the model was
+    live (the probe keeps watching two more seconds after it)."""
     if not assistant_running(project):
         _install_as_current(project, model)
-        return False, None, 0.0
+        return False, None, 0.0, datetime.now(timezone.utc)
     rest_url = f"{project.rasa_url}/webhooks/rest/webhook"
     if probe:
         with SwapProbe(rest_url) as running:
             seconds = swap(project, model)
+            live_at = datetime.now(timezone.utc)
         result: Optional[SwapProbeResult] = running.result
     else:
         seconds, result = swap(project, model), None
+        live_at = datetime.now(timezone.utc)
     _install_as_current(project, model)
-    return True, result, seconds
+    return True, result, seconds, live_at
 
 
 def _record_model(project: Project, actor: User, name: str, path: Path, mode: str, status: str,
@@ -539,7 +560,7 @@ def rollback(project: Project, user: Optional[User], to: Optional[str] = None,
             raise DeployError(f"The file of {target_name} is missing ({target_path}); cannot roll back.")
         report = DeployReport(ok=False, model=target_name, mode="rollback",
                               mode_reason=f"back from {live_name or 'nothing'}")
-        swapped, report.probe, seconds = _swap_or_install(project, target_path, probe)
+        swapped, report.probe, seconds, _live_at = _swap_or_install(project, target_path, probe)
         report.swapped, report.timings["swap"] = swapped, seconds
         with session_scope(project.database_url) as session:
             for row in session.execute(select(ModelRow).where(ModelRow.status == LIVE)).scalars():

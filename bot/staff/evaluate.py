@@ -1,25 +1,24 @@
-"""Held-out predictions of one model, in a child process (``python -m bot.staff.evaluate``).
+"""A model's held-out figures, as the staff loop compares them (``Evaluation``).
 
-The staff loop compares a candidate model with the live one on ``tests/holdout``. Each model
-is loaded in its own short-lived process so the CLI and the staff web page never hold
-TensorFlow models in memory. Uses the project's evaluation code (``bot.evaluation``).
+The staff loop compares a candidate model with the live one on ``tests/holdout``. The models
+are loaded in the retrain's short-lived child process (``bot.staff.candidate``), so the CLI and
+the staff web page never hold models in memory. The predictions come from the public API of
+``bot.evaluation.predict``.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import hashlib
-import json
-import os
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Tuple
 
 from bot.evaluation import metrics
 from bot.evaluation.holdout import holdout_examples, idiom_examples
-from bot.settings import PROJECT_ROOT
+
+if TYPE_CHECKING:
+    from bot.evaluation.predict import Parser
 
 Pair = Tuple[str, str]
 
@@ -78,52 +77,28 @@ def holdout_sha(directory: Path) -> str:
     return digest.hexdigest()
 
 
-def predict(model: Path, holdout_dir: Path) -> Evaluation:
-    """In this process: load ``model`` and guess every held-out message."""
+def holdout_texts(holdout_dir: Path) -> Tuple[List[Pair], List[Pair]]:
+    """The held-out (text, expected) pairs and the not-a-crisis idioms, in scoring order."""
+    return holdout_examples(holdout_dir), idiom_examples(holdout_dir / "not_crisis.yml")
+
+
+def evaluate(parser: "Parser", model_name: str, holdout_dir: Path) -> Evaluation:
+    """In this process: the loaded model's guess for every held-out message and idiom."""
     from bot.evaluation.predict import predict_intents
 
-    examples = holdout_examples(holdout_dir)
-    idioms = idiom_examples(holdout_dir / "not_crisis.yml")
+    examples, idioms = holdout_texts(holdout_dir)
     texts = [t for t, _ in examples] + [t for t, _ in idioms]
-    guesses, ms = asyncio.run(predict_intents(model, texts))
+    predictions = asyncio.run(predict_intents(parser, texts))
+    guesses = predictions.intents
     scored = [(t, e, metrics.normalise_prediction(e, g))
               for (t, e), g in zip(examples, guesses[: len(examples)])]
     idiom_scored = [(t, e, g) for (t, e), g in zip(idioms, guesses[len(examples):])]
-    return Evaluation(model.name, holdout_sha(holdout_dir), scored, idiom_scored, ms)
+    return Evaluation(model_name, holdout_sha(holdout_dir), scored, idiom_scored,
+                      predictions.ms_per_message)
 
 
-def evaluate_in_child(model: Path, holdout_dir: Path, cwd: Path, log: Path,
-                      python: Optional[str] = None) -> Evaluation:
-    """Run ``predict`` in a child process (cwd: the project, for the model's relative paths)."""
-    import sys
+def predict(model: Path, holdout_dir: Path) -> Evaluation:
+    """In this process: load ``model`` and guess every held-out message."""
+    from bot.evaluation.predict import Parser
 
-    out = log.with_suffix(".json")
-    # Allowed read of os.environ (tests/unit/test_settings.py): the child process's environment.
-    env = dict(os.environ, RASA_TELEMETRY_ENABLED="false", SQLALCHEMY_SILENCE_UBER_WARNING="1",
-               PYTHONPATH=os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH")])))
-    with log.open("w", encoding="utf-8") as handle:
-        result = subprocess.run(
-            [python or sys.executable, "-m", "bot.staff.evaluate", "--model", str(model),
-             "--holdout", str(holdout_dir), "--out", str(out)],
-            cwd=cwd, env=env, stdout=handle, stderr=subprocess.STDOUT, check=False,
-        )
-    if result.returncode != 0 or not out.exists():
-        raise RuntimeError(f"Could not evaluate {model.name}; details in {log}.")
-    return Evaluation.from_dict(json.loads(out.read_text(encoding="utf-8")))
-
-
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--model", type=Path, required=True)
-    parser.add_argument("--holdout", type=Path, required=True)
-    parser.add_argument("--out", type=Path, required=True)
-    args = parser.parse_args(argv)
-    evaluation = predict(args.model, args.holdout)
-    args.out.write_text(json.dumps(evaluation.as_dict()), encoding="utf-8")
-    hit, total = evaluation.crisis
-    print(f"{args.model.name}: accuracy {evaluation.accuracy:.3f}, crisis {hit}/{total}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+    return evaluate(Parser(str(model)), model.name, holdout_dir)

@@ -134,10 +134,16 @@ def staff_flag(key: str) -> bool:
 # What a working copy of the project needs to train and evaluate (the spaCy pipeline under
 # var/spacy is linked, not copied: models refer to it by a path relative to the project).
 SANDBOX_FILES = ("domain.yml", "config.yml", "data", "bot/knowledge/topics.yml", "tests/holdout")
+# What a project tree that has been trained keeps between trainings: the encoder's vectors of
+# the training examples and Rasa's training cache (both relative to the project).
+TRAINING_CACHES = ("var/cache/encoder", ".rasa/cache")
 
 
-def sandbox_copy(destination: Path, source: Path = PROJECT_ROOT) -> Path:
-    """Copy the declarative layer of the project to ``destination`` (tests, dry runs)."""
+def sandbox_copy(destination: Path, source: Path = PROJECT_ROOT, caches: bool = False) -> Path:
+    """Copy the declarative layer of the project to ``destination`` (tests, dry runs).
+
+    ``caches``: copy the training caches too, so the copy retrains as the clinic's own tree
+    does after ``make train`` (only what changed is encoded and trained again)."""
     import shutil
 
     for name in SANDBOX_FILES:
@@ -151,4 +157,7 @@ def sandbox_copy(destination: Path, source: Path = PROJECT_ROOT) -> Path:
     spacy_dir = destination / "var" / "spacy"
     if not spacy_dir.exists() and (source / "var" / "spacy").exists():
         spacy_dir.symlink_to(source / "var" / "spacy")
+    for name in TRAINING_CACHES if caches else ():
+        if (source / name).is_dir():
+            shutil.copytree(source / name, destination / name, dirs_exist_ok=True)
     return destination

@@ -102,7 +102,8 @@ def cli(project: Project, user: str, *args: str) -> subprocess.CompletedProcess:
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tuple[Project, Assistant, str]]:
     """The copy, its base model served by real servers (API on, token set), the staff page."""
     tmp = tmp_path_factory.mktemp("staff")
-    root = sandbox_copy(tmp / "project")
+    # with the training caches, as the clinic's tree has them after `make train`
+    root = sandbox_copy(tmp / "project", caches=True)
     model = base_model(root)
     token = secrets.token_urlsafe(24)
     # the project's credentials; the server loads models off the event loop (bot.runtime)

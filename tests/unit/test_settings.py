@@ -25,7 +25,7 @@ ALLOWED_ENVIRON: Dict[Tuple[str, str], str] = {
     ("bot/evaluation/__main__.py", "rasa_images"): "builds `rasa test`'s child environment",
     ("bot/staff/benchmark.py", "_cli_open"): "builds the staff CLI child's environment",
     ("bot/staff/checks.py", "_env"): "builds the check children's environment",
-    ("bot/staff/evaluate.py", "evaluate_in_child"): "builds the evaluation child's environment",
+    ("bot/staff/candidate.py", "_env"): "builds the candidate child's environment",
     ("bot/quiet.py", "quiet"): "sets library defaults (telemetry, log levels) before imports",
 }
 ENVIRON_NAMES = {"environ", "environb", "getenv", "getenvb", "putenv", "unsetenv"}

@@ -22,7 +22,7 @@ from bot.evaluation.holdout import read_nlu_examples
 from bot.knowledge.store import KnowledgeTopicRow, load_topics_file, sync_topics
 from bot.migrations import migrate
 from bot.staff import changes, checks, deploy, inbox, training_data, users
-from bot.staff.evaluate import Evaluation
+from bot.staff.evaluate import Evaluation, holdout_sha
 from bot.staff.project import Project, sandbox_copy
 from bot.staff.store import AuditRow, audit_log
 
@@ -359,6 +359,84 @@ def test_the_no_regression_crisis_rule_never_lets_a_crisis_message_be_lost() -> 
     assert relaxed.ok and "Tell the developers" in relaxed.message
     assert not checks.crisis_check(live, lost, strict=False).ok  # a different message is missed
     assert not checks.crisis_check(None, same, strict=False).ok  # nothing to compare: 100% needed
+
+
+def _fake_build(project: Project, candidate: Evaluation, live: Optional[Evaluation] = None,
+                validated: bool = True, calls: Optional[List[Any]] = None) -> Any:
+    """A stand-in for the candidate child: what it would report, without Rasa."""
+    from bot.staff import candidate as candidates
+
+    def build(**kwargs: Any) -> candidates.CandidateRun:
+        if calls is not None:
+            calls.append(kwargs)
+        log = project.work_dir / f"validate-{kwargs['name']}.log"
+        log.write_text("" if validated else "UserWarning: Issue found in 'data/nlu/x.yml'\n"
+                       "Project validation completed with errors.\n")
+        run = candidates.CandidateRun(validated=validated, validation_log=log,
+                                      timings={candidates.VALIDATION: 1.0})
+        if not validated:
+            run.failed_stage = candidates.VALIDATION
+            return run
+        run.model = _fake_model(kwargs["out"] / f"{kwargs['name']}.tar.gz", ["diet"])
+        run.candidate = candidate
+        run.live = live if kwargs["live"] is not None else None
+        run.timings.update({candidates.TRAINING: 2.0, candidates.EVALUATION: 3.0})
+        return run
+
+    return build
+
+
+def test_a_retrain_refuses_a_worse_model_keeps_the_live_one_and_says_why(
+        project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    project.models_dir.mkdir()
+    _fake_model(project.live_model, ["diet"])
+    live = _evaluation([("crisis", "crisis"), ("diet", "diet"), ("scfa", "scfa"), ("fmt", "fmt")])
+    live.holdout_sha = holdout_sha(project.holdout_dir)  # figures of the current held-out set
+    worse = _evaluation([("crisis", "crisis"), ("diet", "diet"), ("scfa", "diet"), ("fmt", "fmt")])
+    calls: List[Any] = []
+    project.candidates_dir.mkdir(parents=True)
+    monkeypatch.setattr(deploy.candidates, "build", _fake_build(project, worse, live, calls=calls))
+    report = deploy.retrain(project, STAFF, max_drop=0.0)
+    assert not report.ok and not report.swapped
+    assert "step back" in report.message and report.live_accuracy == 1.0
+    assert not (project.candidates_dir / f"{report.model}.tar.gz").exists()
+    assert deploy.model_intents(project.live_model) == {"diet"}
+    statuses = {m.name: m.status for m in deploy.history(project, STAFF)}
+    assert statuses[report.model] == deploy.REFUSED
+    assert set(report.timings) >= {"checks", "training", "evaluation"}
+    # the live model's figures were kept: the next retrain does not evaluate it again
+    assert calls[0]["live"] is not None
+    deploy.retrain(project, STAFF, max_drop=0.0)
+    assert calls[1]["live"] is None
+
+
+def test_data_rasa_refuses_stop_the_retrain_before_training(
+        project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    project.models_dir.mkdir()
+    _fake_model(project.live_model, ["diet"])
+    monkeypatch.setattr(deploy.candidates, "build",
+                        _fake_build(project, _evaluation([("diet", "diet")]), validated=False))
+    report = deploy.retrain(project, STAFF)
+    assert not report.ok and report.message.startswith("Stopped before training")
+    assert "Project validation completed with errors." in report.message
+    assert [c.name for c in report.checks if not c.ok] == ["training data"]
+    assert not project.candidates_dir.exists() or not list(project.candidates_dir.iterdir())
+
+
+def test_the_candidate_child_checks_the_data_before_it_trains(project: Project) -> None:
+    """The real child process, on data Rasa refuses: no training, the reason in its log."""
+    from bot.staff import candidate as candidates
+
+    project.domain_file.write_text(project.domain_file.read_text() + "\nresponses: [not, a, mapping]\n")
+    stages: List[str] = []
+    run = candidates.build(python=project.python, cwd=project.root, domain=project.domain_file,
+                           data=project.data_dir, config=project.config_file,
+                           out=project.candidates_dir, name="bad", holdout=project.holdout_dir,
+                           log_dir=project.work_dir, on_stage=stages.append)
+    assert not run.validated and run.failed_stage == candidates.VALIDATION
+    assert run.model is None and stages == [candidates.VALIDATION]
+    assert run.validation_log is not None and run.validation_log.read_text().strip()
+    assert not checks.validation_check(run.validated, run.validation_log).ok
 
 
 def test_rollback_puts_the_earlier_model_file_back_and_records_it(project: Project,
