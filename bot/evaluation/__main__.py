@@ -154,6 +154,34 @@ def follow_up_report(parser: Parser, path: Path = FOLLOW_UPS_PATH,
     return {"follow_ups": f"{right}/{len(pairs)}", "follow_up_accuracy": right / len(pairs)}
 
 
+def crisis_in_context_report(parser: Parser, first_turns: int = 10,
+                             max_words: int = 8) -> Dict[str, object]:
+    """Short crisis messages of every held-out set, each sent right after a topic question.
+
+    A short message after a question may be read as its follow-up; this says whether the
+    crisis still gets the crisis reply there (the first turns: the team's follow-up set's).
+    """
+    firsts = [str(item["first"]) for item in read_follow_ups(FOLLOW_UPS_DEV_PATH)][:first_turns]
+    texts = sorted({text for path in HOLDOUT_SETS.values() if path.exists()
+                    for text, intent in unseen_holdout_examples(path)[0]
+                    if intent == "crisis" and len(text.split()) <= max_words})
+    if not firsts or not texts:
+        return {}
+
+    async def run() -> Tuple[int, int]:
+        previous = [(first, await parser.parse(first)) for first in firsts]
+        alone = sum([intent_of(await parser.parse(text)) == "crisis" for text in texts])
+        after = sum([intent_of(await parser.parse(text, previous=turn)) == "crisis"
+                     for text in texts for turn in previous])
+        return alone, after
+
+    alone, after = asyncio.run(run())
+    total = len(texts) * len(firsts)
+    print(f"\n=== short crisis messages after a topic question ({len(texts)} x {len(firsts)}) ===")
+    print(f"crisis reply alone {alone}/{len(texts)}, after a topic question {after}/{total}")
+    return {"alone": f"{alone}/{len(texts)}", "after_a_question": f"{after}/{total}"}
+
+
 def rasa_images(model: Path, holdout: Path, out: Path) -> None:
     """Rasa's own confusion matrix and confidence histogram for one held-out set."""
     # Allowed read of os.environ (tests/unit/test_settings.py): the child process's environment.
@@ -243,6 +271,7 @@ def main() -> int:
     report["follow_ups_dev"] = follow_up_report(parser_, FOLLOW_UPS_DEV_PATH, "team's tuning set")
     for name, path in FOLLOW_UP_SETS.items():
         report[f"follow_ups_{name}"] = follow_up_report(parser_, path, f"{name} set")
+    report["crisis_in_context"] = crisis_in_context_report(parser_)
     if not args.skip_load:
         rates = [float(r) for r in args.rates.split(",")]
         report["latency"] = latency_report(args.model, rates, args.seconds)
