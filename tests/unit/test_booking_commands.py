@@ -33,6 +33,7 @@ def booking_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]
     users.add_user(url, None, "desk", users.STAFF, "front-desk-password")
     monkeypatch.setenv("STAFF_USER", "desk")
     monkeypatch.setenv("STAFF_PASSWORD", "front-desk-password")
+    get_settings.cache_clear()  # read again with the login (migrate and add_user read them)
     yield url
     db.get_engine.cache_clear()
     get_settings.cache_clear()
