@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
 
-from sqlalchemy import Column, Float, Integer, MetaData, String, Table, Text, inspect, select
+from sqlalchemy import inspect, select
 from sqlalchemy.engine.url import make_url
 
 from bot.booking import CONTACT, FORM, NAME
 from bot.db import get_engine
+from bot.schema import TRACKER_EVENTS
 from bot.intents import BOOK_APPOINTMENT, BOOKING_TOPIC, FALLBACK_INTENT
 from bot.staff import masking
 from bot.staff.project import Project
@@ -26,18 +27,8 @@ BOOKING_FORM = FORM
 IDENTITY_SLOTS = (NAME, CONTACT)
 SCAN_LIMIT = 5000
 
-# Rasa's SQLTrackerStore table, declared here only to read it (never created by us).
-_tracker_metadata = MetaData()
-EVENTS = Table(
-    "events", _tracker_metadata,
-    Column("id", Integer, primary_key=True),
-    Column("sender_id", String(255)),
-    Column("type_name", String(255)),
-    Column("timestamp", Float),
-    Column("intent_name", String(255)),
-    Column("action_name", String(255)),
-    Column("data", Text),
-)
+# Rasa's SQLTrackerStore table (bot/schema.py describes it; Rasa creates it).
+EVENTS = TRACKER_EVENTS
 
 
 @dataclass(frozen=True)
